@@ -48,7 +48,7 @@ public record HostTensor(DType dtype, long[] shape, ByteBuffer data) {
         switch (dtype) {
             case F32 -> b.asFloatBuffer().get(out);
             case F64 -> { for (int i = 0; i < n; i++) out[i] = (float) b.getDouble(b.position() + 8 * i); }
-            case F16 -> { for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(b.getShort(b.position() + 2 * i)); }
+            case F16 -> { for (int i = 0; i < n; i++) out[i] = halfToFloat(b.getShort(b.position() + 2 * i)); }
             case BF16 -> { for (int i = 0; i < n; i++) out[i] = Float.intBitsToFloat((b.getShort(b.position() + 2 * i) & 0xffff) << 16); }
             case I64 -> { for (int i = 0; i < n; i++) out[i] = b.getLong(b.position() + 8 * i); }
             case I32 -> { for (int i = 0; i < n; i++) out[i] = b.getInt(b.position() + 4 * i); }
@@ -73,6 +73,17 @@ public record HostTensor(DType dtype, long[] shape, ByteBuffer data) {
             default -> { float[] f = toFloats(); for (int i = 0; i < n; i++) out[i] = (long) f[i]; }
         }
         return out;
+    }
+
+    /** IEEE 754 binary16 to float (Float.float16ToFloat exists only from Java 20). */
+    public static float halfToFloat(short h) {
+        int bits = h & 0xffff, sign = (bits & 0x8000) << 16, exp = (bits >>> 10) & 0x1f, mant = bits & 0x3ff;
+        if (exp == 0x1f) return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+        if (exp == 0) {
+            float v = mant * 0x1p-24f;
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
     public String shapeString() { return Arrays.toString(shape); }
