@@ -13,7 +13,11 @@ import java.nio.file.StandardOpenOption;
 public final class AtomicFiles {
     private AtomicFiles() {}
 
-    public static void write(Path target, Npy.Body body) throws IOException {
+    /** What to write into the temporary file. */
+    @FunctionalInterface
+    public interface Body { void write(OutputStream out) throws IOException; }
+
+    public static void write(Path target, Body body) throws IOException {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir != null) Files.createDirectories(dir);

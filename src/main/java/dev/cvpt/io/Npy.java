@@ -1,7 +1,6 @@
 package dev.cvpt.io;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -167,8 +166,4 @@ public final class Npy {
         }
         return ByteBuffer.wrap(out);
     }
-
-    /** Functional write body that may throw. */
-    @FunctionalInterface
-    public interface Body { void write(OutputStream out) throws IOException; }
 }
