@@ -1,14 +1,37 @@
 package dev.cvpt.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cvpt.verify.GoldenCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "verify", description = "Recompute a golden case and compare (placeholder).")
+@Command(name = "verify", sortOptions = false,
+        description = {"Recompute a golden case of the PyTorch oracle (forward, backward, one AdamW step) and compare.",
+                "Prints one JSON object; exit 0 when every entry is within tolerance, 1 when not, 2 on bad input."})
 public final class VerifyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "CASE.npz", description = "A golden case (its NAME.json must lie beside it).")
+    Path caseFile;
+
+    @Option(names = "--checkpoint", paramLabel = "FILE",
+            description = "Backbone checkpoint (.npz, .safetensors, .pth); default: config.ckpt next to the case.")
+    Path checkpoint;
+
+    @Option(names = "--dump", paramLabel = "OUT.npz", description = "Also write the recomputed entries to an .npz file.")
+    Path dump;
+
     @Mixin DebugOption debug;
 
     @Override
-    public Integer call() { return Main.OK; }
+    public Integer call() throws Exception {
+        Path ckpt = checkpoint != null ? checkpoint : GoldenCheck.defaultCheckpoint(caseFile);
+        GoldenCheck.Result r = GoldenCheck.run(caseFile, ckpt);
+        if (dump != null) dev.cvpt.io.Npz.write(dump, r.computed());
+        System.out.println(new ObjectMapper().writeValueAsString(r.toJson()));
+        return r.passed() ? Main.OK : Main.FAILED;
+    }
 }

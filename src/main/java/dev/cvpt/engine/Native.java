@@ -1,0 +1,59 @@
+package dev.cvpt.engine;
+
+import org.bytedeco.javacpp.Loader;
+
+import java.io.IOException;
+
+import static org.bytedeco.pytorch.global.torch.get_num_threads;
+import static org.bytedeco.pytorch.global.torch.set_num_threads;
+
+/**
+ * Loads libtorch once per JVM.
+ *
+ * <p>Why not just {@code Loader.load}: on an empty JavaCPP cache the first start could crash
+ * (SIGSEGV in pthread_mutex_lock) because libtorch.so was extracted and loaded before
+ * libtorch_cpu.so existed in the cache. Extracting every native folder up front, before any
+ * library is loaded, makes the very first command on a fresh machine work.
+ */
+public final class Native {
+    private static final String[] NATIVE_DIRS = {
+            "/org/bytedeco/javacpp/linux-x86_64/",
+            "/org/bytedeco/openblas/linux-x86_64/",
+            "/org/bytedeco/pytorch/linux-x86_64/",
+    };
+    private static volatile boolean loaded;
+
+    private Native() {}
+
+    /** Loads the native libraries (idempotent, thread-safe). */
+    public static void load() {
+        if (loaded) return;
+        synchronized (Native.class) {
+            if (loaded) return;
+            try {
+                for (String dir : NATIVE_DIRS) {
+                    if (Native.class.getResource(dir) != null) Loader.cacheResources(dir);
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot extract the libtorch native libraries into the JavaCPP cache ("
+                        + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache") + "): " + e.getMessage(), e);
+            }
+            Loader.load(org.bytedeco.pytorch.global.torch.class);
+            loaded = true;
+        }
+    }
+
+    /**
+     * Sets torch's intra-op threads. OpenBLAS (which libtorch uses for GEMM here) reads
+     * OPENBLAS_NUM_THREADS at load time; the ./cvpt launcher sets it to the same count.
+     */
+    public static void threads(int n) {
+        load();
+        if (n > 0) set_num_threads(n);
+    }
+
+    public static int threads() {
+        load();
+        return get_num_threads();
+    }
+}

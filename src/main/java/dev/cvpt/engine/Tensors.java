@@ -1,0 +1,61 @@
+package dev.cvpt.engine;
+
+import dev.cvpt.io.DType;
+import dev.cvpt.io.HostTensor;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.Arrays;
+
+/** Small conversions between Java data and libtorch tensors. */
+public final class Tensors {
+    private Tensors() {}
+
+    /** A new float32 tensor holding a copy of the values. */
+    public static Tensor fromFloats(float[] values, long... shape) {
+        Native.load();
+        return Tensor.create(values, shape);
+    }
+
+    public static Tensor fromLongs(long[] values, long... shape) {
+        Native.load();
+        return Tensor.create(values, shape);
+    }
+
+    /** Float tensors become float32, integer tensors int64. */
+    public static Tensor fromHost(HostTensor h) {
+        return h.dtype().isFloating() ? fromFloats(h.toFloats(), h.shape()) : fromLongs(h.toLongs(), h.shape());
+    }
+
+    public static float[] toFloats(Tensor t) {
+        Tensor c = t.detach().to(torch.ScalarType.Float).contiguous();
+        float[] out = new float[Math.toIntExact(c.numel())];
+        ((FloatBuffer) c.createBuffer()).get(out);
+        return out;
+    }
+
+    public static long[] toLongs(Tensor t) {
+        Tensor c = t.detach().to(torch.ScalarType.Long).contiguous();
+        long[] out = new long[Math.toIntExact(c.numel())];
+        ((LongBuffer) c.createBuffer()).get(out);
+        return out;
+    }
+
+    public static HostTensor toHost(Tensor t) {
+        return t.scalar_type() == torch.ScalarType.Long
+                ? HostTensor.ofLongs(toLongs(t), t.shape())
+                : HostTensor.ofFloats(toFloats(t), t.shape());
+    }
+
+    public static Scalar scalar(double v) { return new Scalar(v); }
+
+    public static TensorOptional opt(Tensor t) { return t == null ? new TensorOptional() : new TensorOptional(t); }
+
+    public static String shape(Tensor t) { return Arrays.toString(t.shape()); }
+
+    public static boolean isFloat32(HostTensor h) { return h.dtype() == DType.F32; }
+}

@@ -1,0 +1,73 @@
+package dev.cvpt.model;
+
+import org.bytedeco.pytorch.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Cross Visual Prompt Tuning. Each block's tokens read the prompts through a cross-attention
+ * (CA) that reuses the block's frozen self-attention weights; where CA sits is {@code insert}:
+ * <pre>
+ * 1: x += CA(x,P); x += dp(attn(norm1 x)); x += dp(mlp(norm2 x))
+ * 2: x += dp(attn(norm1 x) + CA(x,P)); x += dp(mlp(norm2 x))
+ * 3: x += dp(attn(norm1 x)); x += CA(x,P); x += dp(mlp(norm2 x))
+ * 4: x += dp(attn(norm1 x)); x += dp(mlp(norm2 x + CA(x,P)))
+ * 5: x += dp(attn(norm1 x)); x += dp(mlp(norm2 x)); x += CA(x,P)
+ * </pre>
+ * CA sees the un-normalised stream and has no drop-path (as the official code).
+ *
+ * @param tokens  Prompt_Tokens [L,P,C] (deep) or [1,P,C] (shallow: one set read by every block)
+ * @param dropout prompt dropout rate in training (official 0.1)
+ */
+public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningMethod {
+    public Cvpt {
+        if (insert < 1 || insert > 5) throw new IllegalArgumentException("insert must be 1..5, got " + insert);
+    }
+
+    public boolean deep() { return tokens.size(0) > 1; }
+
+    public int prompts() { return (int) tokens.size(1); }
+
+    @Override public String name() { return "cvpt"; }
+
+    @Override public Map<String, Tensor> parameters() { return Map.of(Prompts.NAME, tokens); }
+
+    @Override
+    public Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
+        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, x.size(0), dropout, training);
+        return switch (insert) {
+            case 1 -> vit.block(i, x.add(vit.crossAttention(i, x, p)), training);
+            case 2 -> {
+                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x).add(vit.crossAttention(i, x, p)), training));
+                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+            }
+            case 3 -> {
+                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x), training));
+                y = y.add(vit.crossAttention(i, y, p));
+                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+            }
+            case 4 -> {
+                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x), training));
+                Tensor m = vit.mlp(i, vit.norm(i, 2, y).add(vit.crossAttention(i, y, p)));
+                yield y.add(vit.dropPath(i, m, training));
+            }
+            case 5 -> {
+                Tensor y = vit.block(i, x, training);
+                yield y.add(vit.crossAttention(i, y, p));
+            }
+            default -> throw new IllegalStateException();
+        };
+    }
+
+    @Override
+    public Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("method", name());
+        m.put("insert", insert);
+        m.put("prompts", prompts());
+        m.put("deep", deep());
+        m.put("prompt_dropout", dropout);
+        return m;
+    }
+}

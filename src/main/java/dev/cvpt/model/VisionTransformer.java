@@ -1,0 +1,194 @@
+package dev.cvpt.model;
+
+import dev.cvpt.engine.Native;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.cvpt.engine.Tensors.opt;
+import static dev.cvpt.engine.Tensors.scalar;
+import static org.bytedeco.pytorch.global.torch.bernoulli;
+import static org.bytedeco.pytorch.global.torch.cat;
+import static org.bytedeco.pytorch.global.torch.conv2d;
+import static org.bytedeco.pytorch.global.torch.full;
+import static org.bytedeco.pytorch.global.torch.gelu;
+import static org.bytedeco.pytorch.global.torch.layer_norm;
+import static org.bytedeco.pytorch.global.torch.linear;
+import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
+
+/**
+ * The timm 0.5.4 ViT, with the hooks the tuning methods need. Parameters are kept under timm
+ * names ({@code blocks.3.attn.qkv.weight}); the tuning method decides what each block does with
+ * its prompts and which tensors train.
+ */
+public final class VisionTransformer {
+    private final VitConfig cfg;
+    private final Map<String, Tensor> params;   // backbone + head, timm names
+    private final TuningMethod method;
+    private double dropPathRate;                 // stochastic depth: linear 0 → rate over the blocks
+
+    VisionTransformer(VitConfig cfg, Map<String, Tensor> params, TuningMethod method) {
+        Native.load();
+        this.cfg = cfg;
+        this.params = params;
+        this.method = method;
+    }
+
+    public VitConfig config() { return cfg; }
+
+    public TuningMethod method() { return method; }
+
+    public int numClasses() { return (int) param("head.weight").size(0); }
+
+    public void dropPathRate(double rate) { this.dropPathRate = rate; }
+
+    public double dropPathRate() { return dropPathRate; }
+
+    /** Every parameter: backbone and head under timm names, then the method's own (Prompt_Tokens). */
+    public Map<String, Tensor> namedParameters() {
+        Map<String, Tensor> all = new LinkedHashMap<>(params);
+        all.putAll(method.parameters());
+        return Collections.unmodifiableMap(all);
+    }
+
+    /** The parameters this method trains, in a stable order; requires_grad is set on exactly these. */
+    public Map<String, Tensor> trainableParameters() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        if (method.trainsBackbone()) {
+            out.putAll(params);
+        } else {
+            out.putAll(method.parameters());
+            out.put("head.weight", param("head.weight"));
+            out.put("head.bias", param("head.bias"));
+        }
+        return out;
+    }
+
+    /** Sets requires_grad on the trainables and clears it everywhere else. */
+    public void freeze() {
+        Map<String, Tensor> train = trainableParameters();
+        namedParameters().forEach((n, t) -> t.set_requires_grad(train.containsKey(n)));
+    }
+
+    public Tensor param(String name) {
+        Tensor t = params.get(name);
+        if (t == null) t = method.parameters().get(name);
+        if (t == null) throw new IllegalArgumentException("no parameter " + name);
+        return t;
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /** Logits [B,K]. */
+    public Tensor forward(Tensor images, boolean training) {
+        return head(features(images, training, null));
+    }
+
+    public Tensor head(Tensor feat) {
+        return linear(feat, param("head.weight"), opt(param("head.bias")));
+    }
+
+    /**
+     * The final-LayerNorm'd cls token [B,C]. When {@code taps} is given it receives the embedded
+     * tokens and the output of every block (for golden comparisons).
+     */
+    public Tensor features(Tensor images, boolean training, List<Tensor> taps) {
+        Tensor x = embed(images);
+        if (taps != null) taps.add(x);
+        x = method.beforeBlocks(this, x, training);
+        for (int i = 0; i < cfg.depth(); i++) {
+            x = method.block(this, i, x, training);
+            if (taps != null) taps.add(x);
+        }
+        Tensor cls = x.select(1, 0);
+        return layer_norm(cls, new long[]{cfg.dim()}, opt(param("norm.weight")), opt(param("norm.bias")),
+                VitConfig.LAYER_NORM_EPS, false);
+    }
+
+    /** Patch embedding, cls token and position embedding: [B, 1+N, C]. */
+    public Tensor embed(Tensor images) {
+        long b = images.size(0);
+        int p = cfg.patch();
+        Tensor x = conv2d(images, param("patch_embed.proj.weight"), opt(param("patch_embed.proj.bias")),
+                new long[]{p, p}, new long[]{0, 0}, new long[]{1, 1}, 1);
+        x = x.flatten(2, -1).transpose(1, 2);
+        Tensor cls = param("cls_token").expand(b, -1, -1);
+        return cat(new TensorVector(cls, x), 1).add(param("pos_embed"));
+    }
+
+    /** A plain timm block: x + dp(attn(norm1 x)), then x + dp(mlp(norm2 x)). */
+    public Tensor block(int i, Tensor x, boolean training) {
+        x = x.add(dropPath(i, attnBranch(i, x), training));
+        return x.add(dropPath(i, mlpBranch(i, x), training));
+    }
+
+    /** attn(norm1(x)). */
+    public Tensor attnBranch(int i, Tensor x) {
+        return selfAttention(i, norm(i, 1, x));
+    }
+
+    /** mlp(norm2(x)). */
+    public Tensor mlpBranch(int i, Tensor x) {
+        return mlp(i, norm(i, 2, x));
+    }
+
+    public Tensor norm(int i, int which, Tensor x) {
+        String n = "blocks." + i + ".norm" + which;
+        return layer_norm(x, new long[]{cfg.dim()}, opt(param(n + ".weight")), opt(param(n + ".bias")),
+                VitConfig.LAYER_NORM_EPS, false);
+    }
+
+    public Tensor mlp(int i, Tensor x) {
+        String n = "blocks." + i + ".mlp.";
+        Tensor h = gelu(linear(x, param(n + "fc1.weight"), opt(param(n + "fc1.bias"))));
+        return linear(h, param(n + "fc2.weight"), opt(param(n + "fc2.bias")));
+    }
+
+    public Tensor selfAttention(int i, Tensor x) {
+        long b = x.size(0), n = x.size(1);
+        int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
+        String a = "blocks." + i + ".attn.";
+        Tensor qkv = linear(x, param(a + "qkv.weight"), opt(param(a + "qkv.bias")))
+                .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
+        Tensor o = sdpa(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
+        return linear(o.transpose(1, 2).reshape(b, n, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+    }
+
+    /**
+     * CVPT's cross-attention: queries from the tokens x [B,N,C], keys and values from the prompts
+     * [B or 1, P, C]. Its q, k, v and proj weights are the block's own frozen self-attention
+     * weights: views into qkv, never copies.
+     */
+    public Tensor crossAttention(int i, Tensor x, Tensor prompts) {
+        long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
+        int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
+        String a = "blocks." + i + ".attn.";
+        Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
+        Tensor q = linear(x, w.narrow(0, 0, c), opt(bias.narrow(0, 0, c))).view(b, n, h, d).transpose(1, 2);
+        Tensor kv = linear(prompts, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+                .view(pb, np, 2, h, d).permute(2, 0, 3, 1, 4);
+        Tensor k = kv.select(0, 0), v = kv.select(0, 1);
+        if (pb != b) {  // one prompt set for the whole batch (eval): keys/values computed once
+            k = k.expand(b, -1, -1, -1);
+            v = v.expand(b, -1, -1, -1);
+        }
+        Tensor o = sdpa(q, k, v);
+        return linear(o.transpose(1, 2).reshape(b, n, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+    }
+
+    private static Tensor sdpa(Tensor q, Tensor k, Tensor v) {
+        return scaled_dot_product_attention(q, k, v);
+    }
+
+    /** Stochastic depth for block i: per-sample keep mask, scaled by 1/(1-rate); identity in eval. */
+    public Tensor dropPath(int i, Tensor branch, boolean training) {
+        double rate = cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
+        if (!training || rate == 0) return branch;
+        Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)));
+        return branch.mul(keep).div(scalar(1 - rate));
+    }
+}

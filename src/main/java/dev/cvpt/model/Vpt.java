@@ -1,0 +1,52 @@
+package dev.cvpt.model;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.bytedeco.pytorch.global.torch.cat;
+
+/**
+ * Visual Prompt Tuning as in the official CVPT repository's VPT.py. Deep: before every block the
+ * prompt slots after the 1+N tokens are replaced by that layer's prompts (with prompt dropout).
+ * Shallow: the prompts are appended once before block 0 (no dropout) and kept through all blocks.
+ */
+public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
+
+    public boolean deep() { return tokens.size(0) > 1; }
+
+    public int prompts() { return (int) tokens.size(1); }
+
+    @Override public String name() { return "vpt"; }
+
+    @Override public Map<String, Tensor> parameters() { return Map.of(Prompts.NAME, tokens); }
+
+    @Override
+    public Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) {
+        if (deep()) return x;
+        Tensor p = tokens.select(0, 0).unsqueeze(0).expand(x.size(0), -1, -1);
+        return cat(new TensorVector(x, p), 1);
+    }
+
+    @Override
+    public Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
+        if (deep()) {
+            long b = x.size(0);
+            Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
+            x = cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
+        }
+        return vit.block(i, x, training);
+    }
+
+    @Override
+    public Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("method", name());
+        m.put("prompts", prompts());
+        m.put("deep", deep());
+        m.put("prompt_dropout", dropout);
+        return m;
+    }
+}
