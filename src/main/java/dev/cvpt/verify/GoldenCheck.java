@@ -172,9 +172,9 @@ public final class GoldenCheck {
      * step moves each element by about lr·g/(|g|+eps), so where |g| is near eps a gradient error far
      * inside the grad/* tolerance changes the update completely (the oracle itself, recomputing
      * `full` on the same machine, misses 1e-3 by up to 0.99). So an element also passes when its
-     * value is what the step gives for some gradient within the grad tolerance
+     * value lies where the golden value moves when its gradient moves within the grad tolerance
      * (|g' − g_golden| ≤ RTOL·max|g_golden|): {@code relConditioned} measures the distance to that
-     * interval. Without a golden gradient only the plain rule applies.
+     * interval. The interval is anchored on the golden value, so a wrong lr or weight decay still fails. Without a golden gradient only the plain rule applies.
      */
     static Entry compareStep(float[] mine, float[] ref, float[] init, float[] grad, double lr, double wd) {
         double diff = 0, scale = 0, gmax = 0;
@@ -190,7 +190,9 @@ public final class GoldenCheck {
         for (int i = 0; i < ref.length; i++) {
             double d = Math.abs((double) mine[i] - ref[i]);
             if (d <= RTOL_AFTER * scale) { worst = Math.max(worst, d); continue; }
-            double a = firstStep(init[i], grad[i] - delta, lr, wd), b = firstStep(init[i], grad[i] + delta, lr, wd);
+            // the golden value, moved by as much as a gradient change of ±delta moves the step
+            double shift = ref[i] - firstStep(init[i], grad[i], lr, wd);
+            double a = firstStep(init[i], grad[i] - delta, lr, wd) + shift, b = firstStep(init[i], grad[i] + delta, lr, wd) + shift;
             double lo = Math.min(a, b), hi = Math.max(a, b), m = mine[i];
             double outside = m < lo ? lo - m : m > hi ? m - hi : 0;
             worst = Math.max(worst, Math.min(d, outside));
