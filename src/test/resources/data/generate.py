@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Makes the extra preprocessing cases under extra/ with Debian's Pillow 9.4 + torchvision 0.14.
 
-Run with /usr/bin/python3 (apt-get install python3-pil python3-numpy python3-torchvision).
+Run with /usr/bin/python3 (apt-get install python3-pil python3-numpy python3-torchvision libjpeg-turbo-progs).
 For each image <name>.<ext> it writes <name>.<transform>.<size>.npy.gz (sizes 32 and 57; 224 only as a
 SHA-256 in manifest.json): the uint8 CHW image that
 torchvision hands to ToTensor (transform vtab = Resize((s,s), BICUBIC); fgvc_test = Resize(int(s*256/224))
 + CenterCrop(s)), and <name>.rgb.npy.gz: Pillow's convert('RGB') as uint8 HWC (small images only).
 """
-import gzip, hashlib, io, os, struct, zlib, json
+import gzip, hashlib, io, os, struct, subprocess, zlib, json
 import numpy as np
 from PIL import Image
 import torchvision.transforms as T
@@ -74,6 +74,19 @@ add("cmyk_raw_64x48.jpg", lambda p: Image.fromarray(np.concatenate([scene(64, 48
 def exif_rot(p):
     im = Image.fromarray(scene(120, 80)); ex = Image.Exif(); ex[0x0112] = 6; im.save(p, exif=ex.tobytes())
 add("exif_rot6_120x80.jpg", exif_rot)
+# JPEG kinds Pillow cannot write: cjpeg from libjpeg-turbo-progs (4:4:0, 4:1:1, RGB JPEG, arithmetic, restarts)
+def cjpeg(opts):
+    def f(p):
+        src = p + ".ppm"
+        Image.fromarray(scene(45, 61)).save(src)
+        subprocess.run(["cjpeg", *opts, "-outfile", p, src], check=True)
+        os.remove(src)
+    return f
+add("cjpeg_440_45x61.jpg", cjpeg(["-sample", "1x2"]))
+add("cjpeg_411_45x61.jpg", cjpeg(["-sample", "4x1"]))
+add("cjpeg_rgb_45x61.jpg", cjpeg(["-rgb"]))
+add("cjpeg_arith_45x61.jpg", cjpeg(["-arithmetic"]))
+add("cjpeg_restart_45x61.jpg", cjpeg(["-restart", "1", "-optimize"]))
 # PNG kinds
 add("gray16_90x70.png", lambda p: Image.fromarray((scene(90, 70)[:, :, 0].astype(np.uint16) * 3)).save(p))  # values to 765: clipping
 def rgb16(p):

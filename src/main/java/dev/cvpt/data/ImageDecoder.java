@@ -24,6 +24,12 @@ import java.util.Iterator;
  * dropped (not composited), palettes are looked up, 16-bit samples keep their high byte except
  * 16-bit grey PNG, which Pillow opens as mode I and clips to 0..255, and CMYK JPEG is read with
  * Adobe inversion and converted with Pillow's {@code cmyk2rgb}. No EXIF orientation, no ICC.
+ *
+ * <p>JPEG bit-exactness rests on the decoder library: Debian's OpenJDK links the system libjpeg-turbo
+ * (libjpeg.so.62), the same library as Debian's Pillow, so entropy decoding, the islow IDCT and fancy
+ * upsampling agree by construction (verified for 4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, progressive,
+ * arithmetic and restart-marker files). A JDK with its bundled IJG 6b instead would differ on 4:4:0
+ * (6b replicates rows where turbo interpolates) and cannot read arithmetic-coded files.
  */
 public final class ImageDecoder {
     private ImageDecoder() {}
