@@ -94,6 +94,27 @@ class GoldenTest {
                 "--checkpoint", TestData.golden("mini224.npz").toString()));
     }
 
+    /** A broken checkpoint ends with exit 2 and one line naming the file, never a crash. */
+    @Test
+    void brokenCheckpointIsBadInput(@TempDir Path tmp) throws IOException {
+        byte[] pth = Files.readAllBytes(TestData.golden("micro.pth"));
+        Path trunc = tmp.resolve("trunc.pth");
+        Files.write(trunc, java.util.Arrays.copyOf(pth, pth.length / 3));
+        var err = new java.io.ByteArrayOutputStream();
+        var old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        int rc;
+        try {
+            rc = Main.execute("verify", TestData.golden("cvpt_deep_insert3.npz").toString(), "--checkpoint", trunc.toString());
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(Main.BAD_INPUT, rc);
+        String msg = err.toString().strip();
+        assertEquals(1, msg.lines().count(), msg);
+        assertTrue(msg.contains("trunc.pth"), msg);
+    }
+
     private static Path copyCase(Path dir, String name, java.util.function.UnaryOperator<String> edit) throws IOException {
         Path c = dir.resolve(name + ".npz");
         Files.copy(TestData.golden(name + ".npz"), c);
