@@ -51,6 +51,20 @@ public final class Tensors {
                 : HostTensor.ofFloats(toFloats(t), t.shape());
     }
 
+    /** The raw bytes of a uint8 tensor (e.g. a generator state). */
+    public static byte[] toBytes(Tensor t) {
+        Tensor c = t.contiguous();
+        byte[] out = new byte[Math.toIntExact(c.numel())];
+        ((java.nio.ByteBuffer) c.createBuffer()).get(out);
+        return out;
+    }
+
+    /** A uint8 tensor holding a copy of the bytes. */
+    public static Tensor fromBytes(byte[] b) {
+        Native.load();
+        return Tensor.create(b, false, b.length);
+    }
+
     public static Scalar scalar(double v) { return new Scalar(v); }
 
     public static TensorOptional opt(Tensor t) { return t == null ? new TensorOptional() : new TensorOptional(t); }
