@@ -132,6 +132,23 @@ final class Scenes {
     }
 
     /**
+     * The simplest task (the training acceptance check): the colour of one large disk (27..35% of the
+     * image's radius) on a flat grey background, with 2..4 small squares of any class colour.
+     */
+    static void disk(Canvas c, Rng r, int label) {
+        int s = c.size, g = r.between(90, 160);
+        fillRect(c, 0, 0, s, s, (g << 16) | (g << 8) | g);
+        double rad = s * r.uniform(0.27, 0.35);
+        double cx = r.uniform(rad, s - rad), cy = r.uniform(rad, s - rad);
+        c.fill(new Disk(cx, cy, rad), classColour(r, label));
+        int k = r.between(2, 4);
+        for (int i = 0; i < k; i++) {
+            double h = s * r.uniform(0.02, 0.05), x = r.uniform(h, s - h), y = r.uniform(h, s - h);
+            fillRect(c, x - h, y - h, x + h, y + h, classColour(r, r.nextInt(COLOUR_HUES.length)));
+        }
+    }
+
+    /**
      * Pretraining: one glyph of class {@code label} (see {@link Glyphs}), 50..80% of the image wide, as
      * a mosaic of vivid cells of one random hue (+-15 degrees per cell), on a cloudy muted background.
      * Deliberately unlike the other tasks: one big blocky object, no flat gradient, no lines.

@@ -76,6 +76,7 @@ public final class SyntheticTasks {
             new TaskSpec("position9", 9, "3x3 grid cell of the white-bordered shape among other shapes"),
             new TaskSpec("orientation", Scenes.ORIENTATION_BINS, "angle of a long bar in 4 bins centred on 0/45/90/135 degrees"),
             new TaskSpec("colour", 4, "colour (red/green/blue/yellow) of the large disk among smaller shapes of other colours"),
+            new TaskSpec("disk", 4, "colour of one large disk on grey among small squares of any colour (the simplest task)"),
             new TaskSpec("pretrain", Glyphs.COUNT, "which of 32 block glyphs, mosaic-coloured on a cloudy background (for pretraining)"));
 
     private static Map<String, TaskSpec> specs(TaskSpec... s) {
@@ -110,6 +111,7 @@ public final class SyntheticTasks {
             case "position9" -> Scenes.position(c, r, label, 3);
             case "orientation" -> Scenes.orientation(c, r, label, Scenes.ORIENTATION_BINS);
             case "colour" -> Scenes.colour(c, r, label);
+            case "disk" -> Scenes.disk(c, r, label);
             case "pretrain" -> Scenes.pretrain(c, r, label);
             default -> throw new IllegalStateException("no renderer for " + task);
         }

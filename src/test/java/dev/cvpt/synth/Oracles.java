@@ -21,7 +21,7 @@ final class Oracles {
             case "position" -> position(img, 2);
             case "position9" -> position(img, 3);
             case "orientation" -> orientation(img);
-            case "colour" -> colour(img);
+            case "colour", "disk" -> colour(img);
             case "pretrain" -> pretrain(img);
             default -> throw new IllegalArgumentException(task);
         };

@@ -20,14 +20,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class SyntheticTasksTest {
 
-    static final List<String> TASKS = List.of("count", "position", "position9", "orientation", "colour", "pretrain");
+    static final List<String> TASKS = List.of("count", "position", "position9", "orientation", "colour", "disk", "pretrain");
 
     @Test
     void specs() {
         assertEquals(TASKS, SyntheticTasks.names());
         Map<String, Integer> classes = new LinkedHashMap<>();
         for (String t : TASKS) classes.put(t, SyntheticTasks.spec(t).classes());
-        assertEquals(Map.of("count", 4, "position", 4, "position9", 9, "orientation", 4, "colour", 4, "pretrain", 32), classes);
+        assertEquals(Map.of("count", 4, "position", 4, "position9", 9, "orientation", 4, "colour", 4, "disk", 4, "pretrain", 32), classes);
         assertThrows(UserException.class, () -> SyntheticTasks.spec("color"));
         assertThrows(UserException.class, () -> SyntheticTasks.render("colour", 48, 0, "training", 0));
         assertThrows(UserException.class, () -> SyntheticTasks.render("colour", 8, 0, "train", 0));
@@ -62,6 +62,7 @@ class SyntheticTasksTest {
                 "position9", "f9d68391cf556808a0d309ae82314e14b11920b8e86af1de95d06a0b1d7c37bf",
                 "orientation", "fc11525e9410f3bb9030a9da5a1c8af477768e74a6dac2f3907083cbf436a6bd",
                 "colour", "e204c8cbb91ce0bc7d729be9b23ab26c3a609c030df1e7cad53ef2db9cce5f2e",
+                "disk", "7ffda39a72821a1ec58f5a1dcbe12a32cea7514abc43977919cd082a9c767a71",
                 "pretrain", "e4386ad74c72b527a6313ed956642b2a64ed8abf27470ff3070093ff4adf3d57");
         Map<String, String> actual = new LinkedHashMap<>();
         for (String t : TASKS) {
