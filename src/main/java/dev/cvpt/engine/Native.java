@@ -44,12 +44,18 @@ public final class Native {
     }
 
     /**
-     * Sets torch's intra-op threads. OpenBLAS (which libtorch uses for GEMM here) reads
-     * OPENBLAS_NUM_THREADS at load time; the ./cvpt launcher sets it to the same count.
+     * Sets the compute threads for a command's --threads N. libtorch's GEMMs run on its bundled
+     * OpenBLAS, whose thread count is read once from OPENBLAS_NUM_THREADS when it loads (the ./cvpt
+     * launcher sets it to N); torch's own intra-op pool stays at 1 thread unless CVPT_TORCH_THREADS
+     * says otherwise, because both pools spinning on the same cores cost up to 40x on small models
+     * and 2.5x in attention on ViT-B (measured; see README).
      */
     public static void threads(int n) {
         load();
-        if (n > 0) set_num_threads(n);
+        String env = System.getenv("CVPT_TORCH_THREADS");
+        int torchThreads = 1;
+        if (env != null && env.matches("\\d+") && Integer.parseInt(env) > 0) torchThreads = Integer.parseInt(env);
+        set_num_threads(torchThreads);
     }
 
     public static int threads() {

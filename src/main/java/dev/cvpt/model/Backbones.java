@@ -96,6 +96,18 @@ public final class Backbones {
         return h;
     }
 
+    /** Frozen backbone tensors on the engine, shareable by several tuned models (tasks). */
+    public record Backbone(Path file, VitConfig config, Map<String, Tensor> params) {}
+
+    /** Loads and checks the backbone tensors (not the head). */
+    public static Backbone backbone(Path file, Map<String, HostTensor> t, OptionalInt heads) {
+        Native.load();
+        VitConfig cfg = configOf(file, t, heads);
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        for (String name : expectedShapes(cfg).keySet()) params.put(name, Tensors.fromHost(t.get(name)));
+        return new Backbone(file, cfg, params);
+    }
+
     /**
      * Builds the model: frozen backbone from the checkpoint, a fresh head for {@code numClasses}
      * (nn.Linear's default init, as the official train.py re-creates it), and the method's prompts
@@ -103,11 +115,18 @@ public final class Backbones {
      */
     public static VisionTransformer build(Path file, Map<String, HostTensor> t, OptionalInt heads,
                                           MethodSpec spec, int numClasses) {
-        Native.load();
-        VitConfig cfg = configOf(file, t, heads);
+        return assemble(backbone(file, t, heads), spec, numClasses);
+    }
+
+    /**
+     * A model on a loaded backbone. The backbone tensors are shared, not copied, except for full
+     * fine-tuning, which trains them and so gets its own copies.
+     */
+    public static VisionTransformer assemble(Backbone bb, MethodSpec spec, int numClasses) {
+        VitConfig cfg = bb.config();
         if (numClasses < 1) throw new IllegalArgumentException("need at least one class, got " + numClasses);
         Map<String, Tensor> params = new LinkedHashMap<>();
-        for (String name : expectedShapes(cfg).keySet()) params.put(name, Tensors.fromHost(t.get(name)));
+        bb.params().forEach((n, p) -> params.put(n, spec.method().equals("full") ? p.detach().clone() : p));
         int C = cfg.dim();
         double hb = 1.0 / Math.sqrt(C);
         params.put("head.weight", uniform(hb, numClasses, C));

@@ -301,7 +301,7 @@ public final class Trainer {
         try {
             ObjectNode saved = (ObjectNode) JSON.readTree(meta.getOrDefault("config", "{}"));
             for (String k : new String[]{"method", "insert", "prompts", "deep", "recipe", "checkpoint", "select_on_val"})
-                if (!saved.path(k).equals(config.path(k)))
+                if (!saved.path(k).toString().equals(config.path(k).toString()))
                     throw new UserException(file + ": cannot resume: the run was started with " + k + " = " + saved.path(k)
                             + ", now it is " + config.path(k));
             History h = History.fromJson(meta.get("history"));
