@@ -149,6 +149,25 @@ final class Scenes {
     }
 
     /**
+     * Pretraining for the demo backbone: 1..3 objects of one kind (disk, square, triangle) and one hue
+     * band (8 bands of 45 degrees) on a cloudy background; label = kind * 8 + band (24 classes). It
+     * teaches shapes and colours without being any of the demo's tasks (which ask how many, where,
+     * which angle, which colour among distractors).
+     */
+    static void shapes(Canvas c, Rng r, int label) {
+        cloudyBackground(c, r);
+        Kind kind = Kind.values()[label / 8];
+        double hue = (label % 8) * 45 + r.uniform(-15, 15);
+        int s = c.size, n = r.between(1, 3);
+        Layout lay = new Layout(s, gap(s));
+        for (int i = 0; i < n; i++) {
+            double rad = s * r.uniform(0.10, 0.2);
+            double[] q = lay.place(r, rad, 60);
+            if (q != null) c.fill(shape(kind, q[0], q[1], rad, r.uniform(0, 2 * Math.PI)), vivid(r, hue));
+        }
+    }
+
+    /**
      * Pretraining: one glyph of class {@code label} (see {@link Glyphs}), 50..80% of the image wide, as
      * a mosaic of vivid cells of one random hue (+-15 degrees per cell), on a cloudy muted background.
      * Deliberately unlike the other tasks: one big blocky object, no flat gradient, no lines.

@@ -77,6 +77,7 @@ public final class SyntheticTasks {
             new TaskSpec("orientation", Scenes.ORIENTATION_BINS, "angle of a long bar in 4 bins centred on 0/45/90/135 degrees"),
             new TaskSpec("colour", 4, "colour (red/green/blue/yellow) of the large disk among smaller shapes of other colours"),
             new TaskSpec("disk", 4, "colour of one large disk on grey among small squares of any colour (the simplest task)"),
+            new TaskSpec("shapes", 24, "kind (disk/square/triangle) x hue band (8) of 1..3 objects on a cloudy background (pretrains the demo backbone)"),
             new TaskSpec("pretrain", Glyphs.COUNT, "which of 32 block glyphs, mosaic-coloured on a cloudy background (for pretraining)"));
 
     private static Map<String, TaskSpec> specs(TaskSpec... s) {
@@ -113,6 +114,7 @@ public final class SyntheticTasks {
             case "colour" -> Scenes.colour(c, r, label);
             case "disk" -> Scenes.disk(c, r, label);
             case "pretrain" -> Scenes.pretrain(c, r, label);
+            case "shapes" -> Scenes.shapes(c, r, label);
             default -> throw new IllegalStateException("no renderer for " + task);
         }
         return new Sample(c.toImage(), label);

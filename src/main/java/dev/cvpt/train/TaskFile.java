@@ -29,7 +29,7 @@ import java.util.Map;
  * everything needed to use it: method, classes, preprocessing, backbone and its SHA-256, recipe, metrics.
  */
 public record TaskFile(Path file, Map<String, HostTensor> tensors, ObjectNode info) {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     public static final String META_KEY = "cvpt";
 
     public void write() throws IOException {

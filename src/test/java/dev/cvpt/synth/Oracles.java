@@ -23,6 +23,7 @@ final class Oracles {
             case "orientation" -> orientation(img);
             case "colour", "disk" -> colour(img);
             case "pretrain" -> pretrain(img);
+            case "shapes" -> shapes(img);
             default -> throw new IllegalArgumentException(task);
         };
     }
@@ -81,6 +82,47 @@ final class Oracles {
         for (int i = 0; i < cls.length; i++) cls[i] = mask[i] ? nearestColourClass(hue(img.getRGB(i % s, i / s))) : -1;
         int[] blob = largest(components(mask, cls, s));
         return blob == null ? -1 : cls[blob[0]];
+    }
+
+    /**
+     * shapes: the hue band (8 of 45 degrees) of the largest vivid blob, and its kind from how much of
+     * its bounding box it fills (a triangle fills at most half; a disk about pi/4 and round;
+     * a square anything from 1/2 to 1 but with straight sides: told from a disk by its
+     * distance profile from the centroid).
+     */
+    static int shapes(BufferedImage img) {
+        int s = img.getWidth();
+        boolean[] mask = vividMask(img);
+        int[] blob = largest(components(mask, null, s));
+        if (blob == null) return -1;
+        double hx = 0, hy = 0, cx = 0, cy = 0;
+        int x0 = s, y0 = s, x1 = -1, y1 = -1;
+        for (int i : blob) {
+            double h = Math.toRadians(hue(img.getRGB(i % s, i / s)));
+            hx += Math.cos(h); hy += Math.sin(h);
+            int x = i % s, y = i / s;
+            cx += x; cy += y;
+            x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        }
+        double hue = (Math.toDegrees(Math.atan2(hy, hx)) + 360) % 360;
+        int band = (int) Math.round(hue / 45) % 8;
+        double fill = blob.length / ((x1 - x0 + 1.0) * (y1 - y0 + 1.0));
+        cx /= blob.length; cy /= blob.length;
+        // spread of the boundary's distance from the centroid: ~0 for a disk
+        java.util.Set<Integer> in = new java.util.HashSet<>();
+        for (int i : blob) in.add(i);
+        double sum = 0, sum2 = 0;
+        int nb = 0;
+        for (int i : blob) {
+            int x = i % s, y = i / s;
+            boolean edge = !in.contains(i - 1) || !in.contains(i + 1) || !in.contains(i - s) || !in.contains(i + s);
+            if (!edge) continue;
+            double d = Math.hypot(x - cx, y - cy);
+            sum += d; sum2 += d * d; nb++;
+        }
+        double mean = sum / nb, cv = Math.sqrt(Math.max(0, sum2 / nb - mean * mean)) / mean;
+        int kind = cv < 0.07 ? 0 : cv < 0.15 && fill >= 0.45 ? 1 : 2;
+        return kind * 8 + band;
     }
 
     /** Bounding box of the vivid pixels, sampled at the 5 x 5 cell centres, nearest glyph. */
