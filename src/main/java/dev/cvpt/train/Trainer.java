@@ -117,6 +117,13 @@ public final class Trainer {
              Loader test = Loader.create(data.test(), data.evalTransform(), Loader.Options.eval(64, threads).withSkipBad(o.skipBad()));
              Loader val = data.val() == null ? null
                      : Loader.create(data.val(), data.evalTransform(), Loader.Options.eval(64, threads).withSkipBad(o.skipBad()))) {
+            // unreadable images are found (and, with skipBad, left out) when the loaders decode them
+            int unreadable = train.dataset().skipped() + test.dataset().skipped() + (val == null ? 0 : val.dataset().skipped()) - skipped;
+            if (unreadable > 0) {
+                say(unreadable + " unreadable images skipped: train " + train.dataset().size() + ", "
+                        + (val == null ? "" : "val " + val.dataset().size() + ", ") + "test " + test.dataset().size() + " images left");
+                skipped += unreadable;
+            }
             if (train.batchesPerEpoch() == 0)
                 throw new UserException(o.data() + ": " + data.train().size() + " training images are fewer than one batch of " + r.batch());
             LrSchedule schedule = r.schedule();
