@@ -52,8 +52,8 @@ public final class EvalCommand implements Callable<Integer> {
             };
             if (ds == null) throw new dev.cvpt.UserException(data + " has no " + split + " split");
             List<String> names = tf.classNames();
-            if (ds.numClasses() != names.size())
-                throw new dev.cvpt.UserException(data + ": " + ds.numClasses() + " classes, the task file has " + names.size());
+            if (d.numClasses() != names.size())
+                throw new dev.cvpt.UserException(data + ": " + d.numClasses() + " classes, the task file has " + names.size());
             Evaluator.Accuracy acc;
             int skipped;
             try (Loader l = Loader.create(ds, d.evalTransform(), Loader.Options.eval(64, t).withSkipBad(skipBad))) {
