@@ -296,7 +296,8 @@ public final class Trainer {
         try {
             Safetensors.write(file, t, meta);
         } catch (IOException e) {
-            throw new UserException("cannot save the training state to " + file + ": " + e.getMessage()
+            String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.getMessage();
+            throw new UserException("cannot save the training state to " + file + ": " + why
                     + "; the previous state (if any) is intact", e);
         }
     }
@@ -350,7 +351,9 @@ public final class Trainer {
             Path probe = Files.createTempFile(dir, ".probe", ".tmp");
             Files.delete(probe);
         } catch (IOException e) {
-            throw new UserException("cannot write to the run folder " + dir + ": " + e.getMessage());
+            String why = Files.exists(dir) && !Files.isDirectory(dir) ? "it is a file, not a folder"
+                    : e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.getClass().getSimpleName();
+            throw new UserException("cannot write to the run folder " + dir + ": " + why);
         }
     }
 
