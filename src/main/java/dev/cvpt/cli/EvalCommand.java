@@ -52,11 +52,13 @@ public final class EvalCommand implements Callable<Integer> {
             };
             if (ds == null) throw new dev.cvpt.UserException(data + " has no " + split + " split");
             List<String> names = tf.classNames();
-            if (ds.numClasses() != names.size())
-                throw new dev.cvpt.UserException(data + ": " + ds.numClasses() + " classes, the task file has " + names.size());
+            if (d.numClasses() != names.size())
+                throw new dev.cvpt.UserException(data + ": " + d.numClasses() + " classes, the task file has " + names.size());
             Evaluator.Accuracy acc;
+            int skipped;
             try (Loader l = Loader.create(ds, d.evalTransform(), Loader.Options.eval(64, t).withSkipBad(skipBad))) {
                 acc = p.evaluate(pt.name(), l);
+                skipped = l.dataset().skipped();
             }
             Path csv = perClass != null ? perClass
                     : task.toAbsolutePath().resolveSibling(pt.name() + "." + split + "_per_class.csv");
@@ -69,6 +71,7 @@ public final class EvalCommand implements Callable<Integer> {
             out.put(split + "_top1", acc.top1());
             out.put("correct", acc.correct());
             out.put("total", acc.total());
+            if (skipBad) out.put("skipped", skipped);
             out.put("task", pt.name());
             out.put("per_class", csv.toString());
             System.out.println(new ObjectMapper().writeValueAsString(out));

@@ -84,7 +84,14 @@ public final class TrainCommand implements Callable<Integer> {
             opts = new Trainer.Options(data, checkpoint, out, spec, recipe, threadCount(threads), selectOnVal, skipBad,
                     heads == null ? OptionalInt.empty() : OptionalInt.of(heads), name, !noProgress && System.console() != null);
         }
-        Trainer.run(opts, resume != null, System.err);
+        try {
+            Trainer.run(opts, resume != null, System.err);
+        } catch (java.nio.file.FileSystemException e) {
+            // an output (metrics, plots, task file) could not be written: the state of the last finished epoch is kept
+            Path state = opts.runDir().resolve(Trainer.STATE);
+            throw new UserException("cannot write " + e.getMessage() + (Files.exists(state)
+                    ? "; the last finished epoch is saved in " + state + " (continue with --resume " + opts.runDir() + ")" : ""), e);
+        }
         return Main.OK;
     }
 

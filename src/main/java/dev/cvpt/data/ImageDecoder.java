@@ -84,6 +84,7 @@ public final class ImageDecoder {
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             ImageReader r = reader("jpeg", in, name);
             try {
+                checkPixels(r, name);
                 // readRaster: the decoder's own output colour space (RGB after libjpeg's YCbCr
                 // conversion, grey, or CMYK), with no ICC conversion and no refusal of CMYK.
                 // The raster is in the file's colour space, so we apply libjpeg's colour conversion
@@ -108,6 +109,7 @@ public final class ImageDecoder {
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             ImageReader r = reader("png", in, name);
             try {
+                checkPixels(r, name);
                 BufferedImage im = r.read(0);
                 // Java (11+) expands tRNS into an alpha band; the band count, not the colour type, says
                 // where the colour is. Pillow opens 16-bit grey as mode I and convert('RGB') clips it.
@@ -120,9 +122,33 @@ public final class ImageDecoder {
     }
 
     private static RgbImage decodeOther(byte[] bytes, Path name) throws IOException {
-        BufferedImage im = ImageIO.read(new ByteArrayInputStream(bytes));
-        if (im == null) throw new ImageDecodeException(name, "not a supported image format");
-        return fromBuffered(im, false);
+        // as ImageIO.read, with the size checked before the pixels are allocated
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> it = in == null ? null : ImageIO.getImageReaders(in);
+            if (it == null || !it.hasNext()) throw new ImageDecodeException(name, "not a supported image format");
+            ImageReader r = it.next();
+            r.setInput(in, true, true);
+            try {
+                checkPixels(r, name);
+                return fromBuffered(r.read(0, r.getDefaultReadParam()), false);
+            } finally {
+                r.dispose();
+            }
+        }
+    }
+
+    /**
+     * Pillow's decompression-bomb limit ({@code 2 * Image.MAX_IMAGE_PIXELS}): larger images are refused
+     * from the header, before the decoder allocates their pixels (a 200-byte PNG can claim 20000x20000).
+     */
+    public static final long MAX_PIXELS = 2L * 89_478_485;
+
+    private static void checkPixels(ImageReader r, Path name) throws IOException {
+        long w = r.getWidth(0), h = r.getHeight(0);
+        if (w <= 0 || h <= 0) throw new ImageDecodeException(name, "image header gives a size of " + w + "x" + h + " pixels");
+        if (w * h > MAX_PIXELS)
+            throw new ImageDecodeException(name, "image of " + w + "x" + h + " pixels exceeds the limit of " + MAX_PIXELS
+                    + " pixels (as Pillow's decompression-bomb check)");
     }
 
     private static RgbImage fromBuffered(BufferedImage im, boolean clip16) {

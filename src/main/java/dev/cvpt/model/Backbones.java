@@ -40,6 +40,8 @@ public final class Backbones {
         while (t.containsKey("blocks." + depth + ".norm1.weight")) depth++;
         if (depth == 0) throw new CheckpointException(file, "blocks.0.norm1.weight", "missing: not a ViT checkpoint (no blocks)");
         HostTensor fc1 = require(file, t, "blocks.0.mlp.fc1.weight");
+        if (fc1.rank() != 2 || fc1.shape()[0] < 1)
+            throw new CheckpointException(file, "blocks.0.mlp.fc1.weight", "expected shape [hidden, " + dim + "], got " + fc1.shapeString());
         int hidden = (int) fc1.shape()[0];
         int h;
         if (heads.isPresent()) h = heads.getAsInt();

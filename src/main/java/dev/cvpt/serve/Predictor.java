@@ -83,6 +83,10 @@ public final class Predictor implements AutoCloseable {
         if (!want.isEmpty() && !want.equals(sha256))
             throw new CheckpointException(taskFile, null, "was trained on another backbone (" + tf.info().path("backbone").path("file").asText()
                     + ", SHA-256 " + want.substring(0, 12) + "...) than " + backbone.file().getFileName() + " (" + sha256.substring(0, 12) + "...)");
+        int img = backbone.config().img();
+        if (tf.imageSize() > 0 && tf.imageSize() != img)
+            throw new CheckpointException(taskFile, null, "preprocessing.size is " + tf.imageSize() + " but the backbone "
+                    + backbone.file().getFileName() + " takes " + img + "x" + img + " images");
         MethodSpec spec = tf.spec();
         List<String> classes = tf.classNames();
         VisionTransformer vit = Backbones.assemble(backbone, spec, Math.max(1, classes.size()));

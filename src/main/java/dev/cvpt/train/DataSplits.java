@@ -9,9 +9,13 @@ import dev.cvpt.data.Transforms;
 import dev.cvpt.data.Transforms.Transform;
 import dev.cvpt.data.VtabDataset;
 
+import dev.cvpt.data.Sample;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The splits a training run uses, found from the folder's layout:
@@ -31,31 +35,78 @@ public record DataSplits(String layout, String name, Dataset train, Dataset val,
         if (!Files.isDirectory(root)) throw new DataException("no such dataset folder: " + root, List.of());
         String name = root.getFileName().toString();
         DatasetOptions opt = DatasetOptions.defaults().withSkipBad(skipBad);
+        Problems p = new Problems();
+        DataSplits d;
         if (Files.exists(root.resolve("test.txt"))) {
             Transform t = Transforms.vtab(imageSize);
-            Dataset train = VtabDataset.open(root, selectOnVal ? "train800" : "train800val200", opt);
-            Dataset val = selectOnVal ? VtabDataset.open(root, "val200", opt) : null;
-            Dataset test = VtabDataset.open(root, "test", opt);
-            return new DataSplits("vtab", name, train, val, test, t, t);
-        }
-        if (Files.exists(root.resolve("test.json"))) {
-            Dataset train = FgvcDataset.open(root, "train", opt);
-            Dataset val = Files.exists(root.resolve("val.json")) ? FgvcDataset.open(root, "val", opt) : null;
-            Dataset test = FgvcDataset.open(root, "test", opt);
-            return new DataSplits("fgvc", name, train, val, test, Transforms.fgvcTrain(imageSize), Transforms.fgvcTest(imageSize));
-        }
-        if (Files.isDirectory(root.resolve("train")) && Files.isDirectory(root.resolve("test"))) {
+            Dataset train = p.open(() -> VtabDataset.open(root, selectOnVal ? "train800" : "train800val200", opt));
+            Dataset val = selectOnVal ? p.open(() -> VtabDataset.open(root, "val200", opt)) : null;
+            Dataset test = p.open(() -> VtabDataset.open(root, "test", opt));
+            d = new DataSplits("vtab", name, train, val, test, t, t);
+        } else if (Files.exists(root.resolve("test.json"))) {
+            Dataset train = p.open(() -> FgvcDataset.open(root, "train", opt));
+            Dataset val = Files.exists(root.resolve("val.json")) ? p.open(() -> FgvcDataset.open(root, "val", opt)) : null;
+            Dataset test = p.open(() -> FgvcDataset.open(root, "test", opt));
+            d = new DataSplits("fgvc", name, train, val, test, Transforms.fgvcTrain(imageSize), Transforms.fgvcTest(imageSize));
+        } else if (Files.isDirectory(root.resolve("train")) && Files.isDirectory(root.resolve("test"))) {
             Transform t = Transforms.vtab(imageSize);
-            Dataset train = ImageFolderDataset.open(root.resolve("train"), opt);
-            Dataset val = Files.isDirectory(root.resolve("val")) ? ImageFolderDataset.open(root.resolve("val"), opt) : null;
-            Dataset test = ImageFolderDataset.open(root.resolve("test"), opt);
-            for (Dataset d : val == null ? List.of(test) : List.of(val, test))
-                if (!d.classNames().equals(train.classNames()))
-                    throw new DataException(d.root() + ": its class folders differ from " + train.root() + "'s", List.of());
-            return new DataSplits("folder", name, train, val, test, t, t);
+            Dataset train = p.open(() -> ImageFolderDataset.open(root.resolve("train"), opt));
+            Dataset val = Files.isDirectory(root.resolve("val")) ? p.open(() -> ImageFolderDataset.open(root.resolve("val"), opt)) : null;
+            Dataset test = p.open(() -> ImageFolderDataset.open(root.resolve("test"), opt));
+            if (train != null)
+                for (Dataset e : java.util.Arrays.asList(val, test))
+                    if (e != null && !e.classNames().equals(train.classNames()))
+                        p.problems.add(e.root() + ": its class folders " + e.classNames() + " differ from " + train.root() + "'s " + train.classNames());
+            d = new DataSplits("folder", name, train, val, test, t, t);
+        } else {
+            throw new DataException(root + ": not a dataset folder: expected VTAB-1k list files (train800val200.txt, test.txt), "
+                    + "FGVC json files (train.json, test.json) or image folders (train/, test/)", List.of());
         }
-        throw new DataException(root + ": not a dataset folder: expected VTAB-1k list files (train800val200.txt, test.txt), "
-                + "FGVC json files (train.json, test.json) or image folders (train/, test/)", List.of());
+        if (d.train() != null) d = d.withLabelsChecked(p, skipBad);
+        if (!p.problems.isEmpty()) throw new DataException("dataset " + name + " has problems", p.problems);
+        return d;
+    }
+
+    /** Problems of all splits, so that one message lists them all. */
+    private static final class Problems {
+        final List<String> problems = new ArrayList<>();
+
+        Dataset open(Supplier<Dataset> s) {
+            try {
+                return s.get();
+            } catch (DataException e) {
+                if (e.problems().isEmpty()) problems.add(e.getMessage());
+                else problems.addAll(e.problems());
+                return null;
+            }
+        }
+    }
+
+    /**
+     * The classes are the training split's: a val or test label outside them (a list file with a
+     * wrong label, or splits that disagree) is a problem of its {@code file:line}, or left out with skipBad.
+     */
+    private DataSplits withLabelsChecked(Problems p, boolean skipBad) {
+        int n = train.numClasses();
+        Dataset v = checkLabels(val, n, p, skipBad), t = checkLabels(test, n, p, skipBad);
+        return new DataSplits(layout, name, train, v, t, trainTransform, evalTransform);
+    }
+
+    private static Dataset checkLabels(Dataset d, int classes, Problems p, boolean skipBad) {
+        if (d == null) return null;
+        List<Sample> kept = new ArrayList<>();
+        List<String> bad = new ArrayList<>();
+        for (Sample s : d.samples()) {
+            if (s.label() < classes) kept.add(s);
+            else bad.add(s.source() + ": label " + s.label() + " out of range 0.." + (classes - 1)
+                    + " (the training split has " + classes + " classes)");
+        }
+        if (bad.isEmpty()) return d;
+        if (!skipBad || kept.isEmpty()) {
+            p.problems.addAll(bad);
+            return d;
+        }
+        return d.withSamples(kept, bad);
     }
 
     public int numClasses() { return train.numClasses(); }

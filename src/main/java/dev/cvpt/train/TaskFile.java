@@ -60,7 +60,14 @@ public record TaskFile(Path file, Map<String, HostTensor> tensors, ObjectNode in
             JsonNode n = JSON.readTree(json);
             if (!(n instanceof ObjectNode o) || !o.has("method"))
                 throw new CheckpointException(file, null, "task description has no 'method'");
-            return new TaskFile(file, st.tensors(), o);
+            TaskFile tf = new TaskFile(file, st.tensors(), o);
+            try {
+                tf.spec();
+                dev.cvpt.data.Transforms.byName(tf.transform(), 1);
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(file, null, "task description: " + e.getMessage());
+            }
+            return tf;
         } catch (IOException e) {
             throw new CheckpointException(file, null, "task description is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }

@@ -117,6 +117,13 @@ public final class Trainer {
              Loader test = Loader.create(data.test(), data.evalTransform(), Loader.Options.eval(64, threads).withSkipBad(o.skipBad()));
              Loader val = data.val() == null ? null
                      : Loader.create(data.val(), data.evalTransform(), Loader.Options.eval(64, threads).withSkipBad(o.skipBad()))) {
+            // unreadable images are found (and, with skipBad, left out) when the loaders decode them
+            int unreadable = train.dataset().skipped() + test.dataset().skipped() + (val == null ? 0 : val.dataset().skipped()) - skipped;
+            if (unreadable > 0) {
+                say(unreadable + " unreadable images skipped: train " + train.dataset().size() + ", "
+                        + (val == null ? "" : "val " + val.dataset().size() + ", ") + "test " + test.dataset().size() + " images left");
+                skipped += unreadable;
+            }
             if (train.batchesPerEpoch() == 0)
                 throw new UserException(o.data() + ": " + data.train().size() + " training images are fewer than one batch of " + r.batch());
             LrSchedule schedule = r.schedule();
@@ -289,7 +296,8 @@ public final class Trainer {
         try {
             Safetensors.write(file, t, meta);
         } catch (IOException e) {
-            throw new UserException("cannot save the training state to " + file + ": " + e.getMessage()
+            String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.getMessage();
+            throw new UserException("cannot save the training state to " + file + ": " + why
                     + "; the previous state (if any) is intact", e);
         }
     }
@@ -343,7 +351,9 @@ public final class Trainer {
             Path probe = Files.createTempFile(dir, ".probe", ".tmp");
             Files.delete(probe);
         } catch (IOException e) {
-            throw new UserException("cannot write to the run folder " + dir + ": " + e.getMessage());
+            String why = Files.exists(dir) && !Files.isDirectory(dir) ? "it is a file, not a folder"
+                    : e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.getClass().getSimpleName();
+            throw new UserException("cannot write to the run folder " + dir + ": " + why);
         }
     }
 
