@@ -24,6 +24,7 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "30") int epochs;
     @Option(names = "--lr", defaultValue = "1e-3") double lr;
     @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--init", defaultValue = "FAN_IN", description = "TIMM (std 0.02) or FAN_IN (std fan_in^-1/2; default).") dev.cvpt.demo.RandomVit.Init init;
     @Option(names = "--threads", defaultValue = "0") int threads;
     @Mixin DebugOption debug;
 
@@ -33,7 +34,7 @@ public final class PretrainCommand implements Callable<Integer> {
         Native.threads(t);
         VitConfig cfg = new VitConfig(dim, depth, heads, patch, img, 4 * dim);
         Path w = work != null ? work : out.toAbsolutePath().resolveSibling("pretrain-work");
-        Pretrain.run(new Pretrain.Settings(cfg, images, epochs, lr, seed, t), out, w, System.err);
+        Pretrain.run(new Pretrain.Settings(cfg, images, epochs, lr, seed, t, init), out, w, System.err);
         System.err.println("backbone: " + out);
         return Main.OK;
     }

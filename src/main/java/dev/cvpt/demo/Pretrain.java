@@ -28,14 +28,14 @@ public final class Pretrain {
 
     private Pretrain() {}
 
-    public record Settings(VitConfig vit, int images, int epochs, double lr, long seed, int threads) {}
+    public record Settings(VitConfig vit, int images, int epochs, double lr, long seed, int threads, RandomVit.Init init) {}
 
     public static Path run(Settings s, Path out, Path workDir, PrintStream log) throws IOException {
         Files.createDirectories(workDir);
         Path data = SyntheticTasks.write(workDir.resolve("data"), "shapes", s.vit().img(), s.seed(), s.images(), 0,
                 Math.max(320, s.images() / 10), s.threads());
         Path init = workDir.resolve("init.safetensors");
-        Safetensors.write(init, RandomVit.init(s.vit(), s.seed()), Map.of("heads", Integer.toString(s.vit().heads())));
+        Safetensors.write(init, RandomVit.init(s.vit(), s.seed(), s.init()), Map.of("heads", Integer.toString(s.vit().heads())));
         Path run = workDir.resolve("run");
         Recipe recipe = new Recipe(s.epochs(), 64, s.lr(), 0.05, Math.max(1, s.epochs() / 10), 0.1, 0.0, s.seed(), Math.max(1, s.epochs() / 5));
         Trainer.Summary sum = Trainer.run(new Trainer.Options(data, init, run, new MethodSpec("full", 3, 1, true, 0), recipe,

@@ -1,5 +1,8 @@
 package dev.cvpt.synth;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import dev.cvpt.synth.Canvas.Disk;
 import dev.cvpt.synth.Canvas.Polygon;
 import dev.cvpt.synth.Canvas.Region;
@@ -146,6 +149,51 @@ final class Scenes {
             double h = s * r.uniform(0.02, 0.05), x = r.uniform(h, s - h), y = r.uniform(h, s - h);
             fillRect(c, x - h, y - h, x + h, y + h, classColour(r, r.nextInt(COLOUR_HUES.length)));
         }
+    }
+
+    // ---- the demo's simple structured tasks: one thing to look at, on a plain dark background ----
+
+    private static int darkBackground(Canvas c, Rng r) {
+        int s = c.size, g = r.between(40, 100), b = Math.min(255, g + r.between(0, 30));
+        fillRect(c, 0, 0, s, s, (g << 16) | (g << 8) | b);
+        return g;
+    }
+
+    private static int bright(Rng r) { return (r.between(150, 255) << 16) | (r.between(150, 255) << 8) | r.between(150, 255); }
+
+    /** quadrant: the quadrant (label 0..3: left-top, right-top, left-bottom, right-bottom) of one disk. */
+    static void quadrant(Canvas c, Rng r, int label) {
+        darkBackground(c, r);
+        int s = c.size;
+        double rad = s * r.uniform(0.09, 0.17), half = s / 2.0;
+        int qx = label % 2, qy = label / 2;
+        double cx = r.uniform(qx * half + rad + 1, (qx + 1) * half - rad - 1), cy = r.uniform(qy * half + rad + 1, (qy + 1) * half - rad - 1);
+        c.fill(new Disk(cx, cy, rad), bright(r));
+    }
+
+    /** number: how many (1..4, label = n - 1) equal disks of one colour, apart from each other. */
+    static void number(Canvas c, Rng r, int label) {
+        darkBackground(c, r);
+        int s = c.size, col = bright(r);
+        double rad = s * 0.09;
+        List<double[]> placed = new ArrayList<>();
+        while (placed.size() < label + 1) {
+            double cx = r.uniform(rad + 1, s - rad - 1), cy = r.uniform(rad + 1, s - rad - 1);
+            boolean free = true;
+            for (double[] p : placed) free &= Math.hypot(cx - p[0], cy - p[1]) > 2 * rad + 0.1 * s;
+            if (free) placed.add(new double[]{cx, cy});
+        }
+        for (double[] p : placed) c.fill(new Disk(p[0], p[1], rad), col);
+    }
+
+    /** angle: the angle of one bar, 4 bins centred on 0/45/90/135 degrees (+-10). */
+    static void angle(Canvas c, Rng r, int label) {
+        darkBackground(c, r);
+        int s = c.size;
+        double a = Math.toRadians(label * 45 + r.uniform(-10, 10)), len = s * r.uniform(0.55, 0.8), w = Math.max(2, s * 0.09);
+        double m = len / 2 + 1;
+        double cx = r.uniform(Math.min(m, s / 2.0), Math.max(s - m, s / 2.0)), cy = r.uniform(Math.min(m, s / 2.0), Math.max(s - m, s / 2.0));
+        c.fill(Canvas.Polygon.rect(cx, cy, len, w, a), bright(r));
     }
 
     /**

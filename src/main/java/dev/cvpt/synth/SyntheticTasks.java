@@ -77,6 +77,9 @@ public final class SyntheticTasks {
             new TaskSpec("orientation", Scenes.ORIENTATION_BINS, "angle of a long bar in 4 bins centred on 0/45/90/135 degrees"),
             new TaskSpec("colour", 4, "colour (red/green/blue/yellow) of the large disk among smaller shapes of other colours"),
             new TaskSpec("disk", 4, "colour of one large disk on grey among small squares of any colour (the simplest task)"),
+            new TaskSpec("quadrant", 4, "quadrant of one disk on a plain dark background (demo, structured)"),
+            new TaskSpec("number", 4, "how many (1..4) equal disks on a plain dark background; label = n - 1 (demo, structured)"),
+            new TaskSpec("angle", 4, "angle of one bar in 4 bins centred on 0/45/90/135 degrees, plain background (demo, structured)"),
             new TaskSpec("shapes", 24, "kind (disk/square/triangle) x hue band (8) of 1..3 objects on a cloudy background (pretrains the demo backbone)"),
             new TaskSpec("pretrain", Glyphs.COUNT, "which of 32 block glyphs, mosaic-coloured on a cloudy background (for pretraining)"));
 
@@ -115,6 +118,9 @@ public final class SyntheticTasks {
             case "disk" -> Scenes.disk(c, r, label);
             case "pretrain" -> Scenes.pretrain(c, r, label);
             case "shapes" -> Scenes.shapes(c, r, label);
+            case "quadrant" -> Scenes.quadrant(c, r, label);
+            case "number" -> Scenes.number(c, r, label);
+            case "angle" -> Scenes.angle(c, r, label);
             default -> throw new IllegalStateException("no renderer for " + task);
         }
         return new Sample(c.toImage(), label);
