@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "demo", sortOptions = false,
-        description = {"Watch CVPT learn, with nothing downloaded: synthetic VTAB-like tasks (count, position, orientation,",
+        description = {"Watch CVPT learn, with nothing downloaded: synthetic VTAB-like tasks (number, angle, quadrant,",
                 "colour) on the shipped small pretrained ViT; compares the linear probe, VPT and CVPT and writes",
                 "the table and plots to --out. About 10 minutes on 2 cores."})
 public final class DemoCommand implements Callable<Integer> {
@@ -20,7 +20,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "30") int epochs;
     @Option(names = "--train", defaultValue = "400", description = "Training images per task.") int train;
     @Option(names = "--test", defaultValue = "400", description = "Test images per task.") int test;
-    @Option(names = "--lr", defaultValue = "5e-3") double lr;
+    @Option(names = "--lr", defaultValue = "3e-2") double lr;
     @Option(names = "--threads", defaultValue = "0") int threads;
     @Mixin DebugOption debug;
 

@@ -21,11 +21,11 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--patch", defaultValue = "4") int patch;
     @Option(names = "--img", defaultValue = "32") int img;
     @Option(names = "--images", defaultValue = "6400", description = "Training images (default: ${DEFAULT-VALUE}).") int images;
-    @Option(names = "--epochs", defaultValue = "30") int epochs;
-    @Option(names = "--lr", defaultValue = "1e-3") double lr;
+    @Option(names = "--epochs", defaultValue = "20") int epochs;
+    @Option(names = "--lr", defaultValue = "2e-3") double lr;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--init", defaultValue = "FAN_IN", description = "TIMM (std 0.02) or FAN_IN (std fan_in^-1/2; default).") dev.cvpt.demo.RandomVit.Init init;
-    @Option(names = "--threads", defaultValue = "0") int threads;
+    @Option(names = "--threads", defaultValue = "1", description = "Default 1: the shipped file was made with 1 thread (bit-for-bit reproducible).") int threads;
     @Mixin DebugOption debug;
 
     @Override

@@ -31,7 +31,7 @@ import java.util.OptionalInt;
  */
 public final class Demo {
     public static final String BACKBONE_RESOURCE = "/dev/cvpt/demo/demo-vit.safetensors";
-    public static final List<String> TASKS = List.of("count", "position", "orientation", "colour");
+    public static final List<String> TASKS = List.of("number", "angle", "quadrant", "colour");
     public static final List<String> METHODS = List.of("linear", "vpt", "cvpt");
 
     /** One result. */
@@ -39,7 +39,7 @@ public final class Demo {
 
     /** Sizes of the demo (defaults: 400 train / 400 test images per task, 30 epochs). */
     public record Settings(int train, int test, int epochs, double lr, int prompts, long seed, int threads) {
-        public static Settings defaults(int threads) { return new Settings(400, 400, 30, 5e-3, 10, 0, threads); }
+        public static Settings defaults(int threads) { return new Settings(400, 400, 30, 3e-2, 10, 0, threads); }
     }
 
     private Demo() {}
@@ -71,6 +71,7 @@ public final class Demo {
                 if (!Files.exists(metrics)) {
                     log.println("== " + task + " / " + method);
                     Recipe r = new Recipe(s.epochs(), 32, s.lr(), 0.05, Math.max(1, s.epochs() / 10), 0.1, 0.1, s.seed(), Math.max(1, s.epochs() / 3));
+                    // one lr for every method (3e-2: the prompts of a 64-wide ViT need large steps in 360 steps)
                     MethodSpec spec = new MethodSpec(method, 3, s.prompts(), true, 0.1);
                     Trainer.run(new Trainer.Options(data, ckpt, run, spec, r, s.threads(), false, false, OptionalInt.empty(),
                             task, false), Files.exists(run.resolve(Trainer.STATE)), log);
