@@ -21,7 +21,7 @@ import java.util.zip.ZipOutputStream;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Helpers shared by the io tests: where the golden files are, and builders for hand-made files. */
-final class IoTestSupport {
+public final class IoTestSupport {
     private IoTestSupport() {}
 
     static Path shared() {
@@ -71,7 +71,7 @@ final class IoTestSupport {
     }
 
     /** A zip with the given entries (stored, in order), as torch.save and np.savez write them. */
-    static void writeZip(Path file, Map<String, byte[]> entries) throws IOException {
+    public static void writeZip(Path file, Map<String, byte[]> entries) throws IOException {
         try (OutputStream out = Files.newOutputStream(file); ZipOutputStream zip = new ZipOutputStream(out)) {
             for (var e : entries.entrySet()) {
                 ZipEntry z = new ZipEntry(e.getKey());

@@ -22,9 +22,6 @@ import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.stream.Stream;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -141,20 +138,7 @@ final class Fixtures {
         Map<String, byte[]> entries = new LinkedHashMap<>();
         entries.put("archive/data.pkl", pickle);
         entries.put("archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-        try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
-            for (var e : entries.entrySet()) {
-                ZipEntry z = new ZipEntry(e.getKey());
-                CRC32 crc = new CRC32();
-                crc.update(e.getValue());
-                z.setMethod(ZipEntry.STORED);
-                z.setSize(e.getValue().length);
-                z.setCompressedSize(e.getValue().length);
-                z.setCrc(crc.getValue());
-                zip.putNextEntry(z);
-                zip.write(e.getValue());
-                zip.closeEntry();
-            }
-        }
+        dev.cvpt.io.IoTestSupport.writeZip(file, entries);
         return file;
     }
 
