@@ -24,6 +24,9 @@ final class Oracles {
             case "colour", "disk" -> colour(img);
             case "pretrain" -> pretrain(img);
             case "shapes" -> shapes(img);
+            case "quadrant" -> quadrant(img);
+            case "number" -> (int) components(brightMask(img), null, img.getWidth()).stream().filter(c -> c.length >= 3).count() - 1;
+            case "angle" -> orientation(brightMask(img), img.getWidth());
             default -> throw new IllegalArgumentException(task);
         };
     }
@@ -54,9 +57,10 @@ final class Oracles {
     }
 
     /** Major axis of the largest vivid blob (second moments), binned like the generator's 4 bins. */
-    static int orientation(BufferedImage img) {
-        int s = img.getWidth();
-        int[] blob = largest(components(vividMask(img), null, s));
+    static int orientation(BufferedImage img) { return orientation(vividMask(img), img.getWidth()); }
+
+    static int orientation(boolean[] mask, int s) {
+        int[] blob = largest(components(mask, null, s));
         if (blob == null) return -1;
         double mx = 0, my = 0;
         for (int i : blob) { mx += i % s; my += i / s; }
@@ -153,6 +157,28 @@ final class Oracles {
     }
 
     // ---- helpers ----
+
+    /** The demo tasks draw one bright colour (every channel >= 150) on a dark background (<= 130). */
+    static boolean[] brightMask(BufferedImage img) {
+        int s = img.getWidth();
+        boolean[] m = new boolean[s * s];
+        for (int i = 0; i < m.length; i++) {
+            int rgb = img.getRGB(i % s, i / s);
+            m[i] = Math.min(Math.min((rgb >> 16) & 255, (rgb >> 8) & 255), rgb & 255) >= 140;
+        }
+        return m;
+    }
+
+    /** Quadrant of the bright pixels' centroid (0 left-top, 1 right-top, 2 left-bottom, 3 right-bottom). */
+    static int quadrant(BufferedImage img) {
+        int s = img.getWidth();
+        boolean[] m = brightMask(img);
+        double x = 0, y = 0;
+        int n = 0;
+        for (int i = 0; i < m.length; i++) if (m[i]) { x += i % s; y += i / s; n++; }
+        if (n == 0) return -1;
+        return (x / n >= s / 2.0 - 0.5 ? 1 : 0) + (y / n >= s / 2.0 - 0.5 ? 2 : 0);
+    }
 
     static boolean[] vividMask(BufferedImage img) {
         int s = img.getWidth();

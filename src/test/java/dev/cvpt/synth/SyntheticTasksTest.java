@@ -20,14 +20,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class SyntheticTasksTest {
 
-    static final List<String> TASKS = List.of("count", "position", "position9", "orientation", "colour", "disk", "shapes", "pretrain");
+    static final List<String> TASKS = List.of("count", "position", "position9", "orientation", "colour", "disk", "quadrant", "number", "angle", "shapes", "pretrain");
 
     @Test
     void specs() {
         assertEquals(TASKS, SyntheticTasks.names());
         Map<String, Integer> classes = new LinkedHashMap<>();
         for (String t : TASKS) classes.put(t, SyntheticTasks.spec(t).classes());
-        assertEquals(Map.of("count", 4, "position", 4, "position9", 9, "orientation", 4, "colour", 4, "disk", 4, "shapes", 24, "pretrain", 32), classes);
+        assertEquals(Map.ofEntries(Map.entry("count", 4), Map.entry("position", 4), Map.entry("position9", 9), Map.entry("orientation", 4),
+                Map.entry("colour", 4), Map.entry("disk", 4), Map.entry("quadrant", 4), Map.entry("number", 4), Map.entry("angle", 4),
+                Map.entry("shapes", 24), Map.entry("pretrain", 32)), classes);
         assertThrows(UserException.class, () -> SyntheticTasks.spec("color"));
         assertThrows(UserException.class, () -> SyntheticTasks.render("colour", 48, 0, "training", 0));
         assertThrows(UserException.class, () -> SyntheticTasks.render("colour", 8, 0, "train", 0));
@@ -56,15 +58,18 @@ class SyntheticTasksTest {
      */
     @Test
     void pinnedPixelHashes() throws Exception {
-        Map<String, String> pinned = Map.of(
-                "count", "a063ce2eab415df29038d0ade391db704519f78b8dd37d738939c43be430bec3",
-                "position", "46391d67c50cb03c6a45b74062a1cd1d7fb629fe70c79b54cf3b0c3249016b59",
-                "position9", "f9d68391cf556808a0d309ae82314e14b11920b8e86af1de95d06a0b1d7c37bf",
-                "orientation", "fc11525e9410f3bb9030a9da5a1c8af477768e74a6dac2f3907083cbf436a6bd",
-                "colour", "e204c8cbb91ce0bc7d729be9b23ab26c3a609c030df1e7cad53ef2db9cce5f2e",
-                "disk", "7ffda39a72821a1ec58f5a1dcbe12a32cea7514abc43977919cd082a9c767a71",
-                "shapes", "042c60347f1b37f9449956e4c9947365e2a65dcbce35d9d1397feb6739d8d870",
-                "pretrain", "e4386ad74c72b527a6313ed956642b2a64ed8abf27470ff3070093ff4adf3d57");
+        Map<String, String> pinned = Map.ofEntries(
+                Map.entry("count", "a063ce2eab415df29038d0ade391db704519f78b8dd37d738939c43be430bec3"),
+                Map.entry("position", "46391d67c50cb03c6a45b74062a1cd1d7fb629fe70c79b54cf3b0c3249016b59"),
+                Map.entry("position9", "f9d68391cf556808a0d309ae82314e14b11920b8e86af1de95d06a0b1d7c37bf"),
+                Map.entry("orientation", "fc11525e9410f3bb9030a9da5a1c8af477768e74a6dac2f3907083cbf436a6bd"),
+                Map.entry("colour", "e204c8cbb91ce0bc7d729be9b23ab26c3a609c030df1e7cad53ef2db9cce5f2e"),
+                Map.entry("disk", "7ffda39a72821a1ec58f5a1dcbe12a32cea7514abc43977919cd082a9c767a71"),
+                Map.entry("shapes", "042c60347f1b37f9449956e4c9947365e2a65dcbce35d9d1397feb6739d8d870"),
+                Map.entry("pretrain", "e4386ad74c72b527a6313ed956642b2a64ed8abf27470ff3070093ff4adf3d57"),
+                Map.entry("quadrant", "c7e724a0813e592f25869160f4d39ac63eb2a897d55e03e92c31f7995122cbb4"),
+                Map.entry("number", "c150c1621d3a12b0047b62fc32272804bab50fc6b05fe368c217c961a9523867"),
+                Map.entry("angle", "173791d19ca77dacbf46d25eacd9acd4abcd005ee4f7f642759908df8a339917"));
         Map<String, String> actual = new LinkedHashMap<>();
         for (String t : TASKS) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
