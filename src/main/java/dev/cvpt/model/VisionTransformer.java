@@ -1,6 +1,7 @@
 package dev.cvpt.model;
 
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Rand;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -188,7 +189,7 @@ public final class VisionTransformer {
     public Tensor dropPath(int i, Tensor branch, boolean training) {
         double rate = cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
         if (!training || rate == 0) return branch;
-        Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)));
+        Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)), Rand.generator());
         return branch.mul(keep).div(scalar(1 - rate));
     }
 }
