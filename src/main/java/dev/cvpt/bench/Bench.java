@@ -77,7 +77,7 @@ public final class Bench {
     }
 
     /** Random backbone tensors with ViT-like scales (weights N(0, 1/fan_in), biases N(0, 0.02²)). */
-    static Map<String, Tensor> randomBackbone(VitConfig cfg) {
+    public static Map<String, Tensor> randomBackbone(VitConfig cfg) {
         Map<String, Tensor> p = new LinkedHashMap<>();
         for (var e : Backbones.expectedShapes(cfg).entrySet()) {
             long[] s = e.getValue();

@@ -61,6 +61,34 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
     }
 
     @Override
+    public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
+        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, x.size(0), dropout, training);
+        return switch (insert) {
+            case 1 -> vit.blockCls(i, x.add(vit.crossAttention(i, x, p)), training);
+            case 2 -> {
+                Tensor x0 = x.narrow(1, 0, 1);
+                Tensor y = x0.add(vit.dropPath(i, vit.attnBranchCls(i, x).add(vit.crossAttention(i, x0, p)), training));
+                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+            }
+            case 3 -> {
+                Tensor y = x.narrow(1, 0, 1).add(vit.dropPath(i, vit.attnBranchCls(i, x), training));
+                y = y.add(vit.crossAttention(i, y, p));
+                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+            }
+            case 4 -> {
+                Tensor y = x.narrow(1, 0, 1).add(vit.dropPath(i, vit.attnBranchCls(i, x), training));
+                Tensor m = vit.mlp(i, vit.norm(i, 2, y).add(vit.crossAttention(i, y, p)));
+                yield y.add(vit.dropPath(i, m, training));
+            }
+            case 5 -> {
+                Tensor y = vit.blockCls(i, x, training);
+                yield y.add(vit.crossAttention(i, y, p));
+            }
+            default -> throw new IllegalStateException();
+        };
+    }
+
+    @Override
     public Map<String, Object> settings() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("method", name());
