@@ -2,6 +2,7 @@ package dev.cvpt.model;
 
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Rand;
+import dev.cvpt.engine.Scopes;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -100,14 +101,18 @@ public final class VisionTransformer {
      * tokens and the output of every block (for golden comparisons).
      */
     public Tensor features(Tensor images, boolean training, List<Tensor> taps) {
-        Tensor x = embed(images);
+        Tensor x = Scopes.keep(() -> embed(images));
         if (taps != null) taps.add(x);
-        x = method.beforeBlocks(this, x, training);
+        Tensor e = x;
+        x = Scopes.keep(() -> method.beforeBlocks(this, e, training));
         for (int i = 0; i < cfg.depth(); i++) {
             // only the cls token of the last block reaches the head: unless every block's full output
             // is wanted (taps), the last block computes that one row (its attention still reads all tokens)
             boolean last = i == cfg.depth() - 1 && taps == null;
-            x = last ? method.lastBlock(this, i, x, training) : method.block(this, i, x, training);
+            Tensor in = x;
+            int blk = i;
+            // each block in its own scope: its temporaries are freed when it ends (see Scopes)
+            x = Scopes.keep(() -> last ? method.lastBlock(this, blk, in, training) : method.block(this, blk, in, training));
             if (taps != null) taps.add(x);
         }
         Tensor cls = x.select(1, 0);
