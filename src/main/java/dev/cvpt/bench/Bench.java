@@ -45,7 +45,7 @@ public final class Bench {
         public Options {
             if (!METHODS.contains(method)) throw new IllegalArgumentException("unknown method '" + method + "' " + METHODS);
             if (!SIZES.contains(size)) throw new IllegalArgumentException("unknown size '" + size + "' " + SIZES);
-            if (!mode.equals("train") && !mode.equals("infer")) throw new IllegalArgumentException("mode is train or infer, got " + mode);
+            if (!List.of("train", "infer", "gemm").contains(mode)) throw new IllegalArgumentException("mode is train, infer or gemm, got " + mode);
             if (batch < 1 || steps < 1 || warmup < 0 || threads < 1 || prompts < 1 || numClasses < 1)
                 throw new IllegalArgumentException("batch, steps, threads, prompts and classes must be positive, warmup not negative");
         }
@@ -81,14 +81,14 @@ public final class Bench {
         Map<String, Tensor> p = new LinkedHashMap<>();
         for (var e : Backbones.expectedShapes(cfg).entrySet()) {
             long[] s = e.getValue();
-            Tensor t;
+            Tensor t = randn(s);   // scaled in place: no temporaries left for the GC
             if (e.getKey().endsWith("norm1.weight") || e.getKey().endsWith("norm2.weight") || e.getKey().equals("norm.weight")) {
-                t = randn(s).mul(scalar(0.1)).add(scalar(1));
+                t.mul_(scalar(0.1)).add_(scalar(1));
             } else if (s.length >= 2 && !e.getKey().equals("cls_token") && !e.getKey().equals("pos_embed")) {
                 long fanIn = Arrays.stream(s).skip(1).reduce(1, (a, b) -> a * b);
-                t = randn(s).mul(scalar(1 / Math.sqrt(fanIn)));
+                t.mul_(scalar(1 / Math.sqrt(fanIn)));
             } else {
-                t = randn(s).mul(scalar(e.getKey().endsWith("bias") ? 0.02 : 0.1));
+                t.mul_(scalar(e.getKey().endsWith("bias") ? 0.02 : 0.1));
             }
             p.put(e.getKey(), t);
         }
@@ -98,6 +98,7 @@ public final class Bench {
     /** Runs the benchmark and returns bench.py's fields (plus a few of our own). */
     public static Map<String, Object> run(Options o) {
         Native.threads(o.threads());
+        if (o.mode().equals("gemm")) return gemm(o);
         manual_seed(o.seed());
         VitConfig cfg = config(o.size());
         MethodSpec spec = spec(o);
@@ -170,6 +171,41 @@ public final class Bench {
         m.put("workers", o.threads());
         m.put("openblas_threads", Native.blasThreads());
         return m;
+    }
+
+    /**
+     * The GEMM roofline as this engine reaches it: libtorch matmul of the ViT's fc1 shape
+     * [batch·tokens, C] × [C, 4C] (float32), the rows split over the workers as the model's steps are.
+     */
+    static Map<String, Object> gemm(Options o) {
+        VitConfig cfg = config(o.size());
+        long m = (long) o.batch() * cfg.tokens(), k = cfg.dim(), n = cfg.mlpHidden();
+        Tensor a = randn(m, k), w = randn(n, k);
+        List<Double> times = new ArrayList<>();
+        try (DataParallel dp = new DataParallel(o.threads())) {
+            for (int i = 0; i < o.warmup() + o.steps(); i++) {
+                long t0 = System.nanoTime();
+                dp.map(m, false, (c, start, len) -> {
+                    try (PointerScope s = new PointerScope()) {
+                        org.bytedeco.pytorch.global.torch.linear(DataParallel.rows(a, start, len), w);
+                        return 0;
+                    }
+                });
+                times.add((System.nanoTime() - t0) / 1e9);
+            }
+        }
+        List<Double> timed = new ArrayList<>(times.subList(o.warmup(), times.size()));
+        timed.sort(null);
+        double med = timed.get(timed.size() / 2);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("code", "cvpt-java");
+        r.put("mode", "gemm");
+        r.put("shape", List.of(m, k, n));
+        r.put("threads", o.threads());
+        r.put("gflop_per_s_median", round(2.0 * m * k * n / med / 1e9, 1));
+        r.put("gflop_per_s_best", round(2.0 * m * k * n / timed.get(0) / 1e9, 1));
+        r.put("step_s_all", times.stream().map(t -> round(t, 4)).toList());
+        return r;
     }
 
     private static double round(double v, int digits) {

@@ -56,7 +56,7 @@ public final class EvalCommand implements Callable<Integer> {
                 throw new dev.cvpt.UserException(data + ": " + ds.numClasses() + " classes, the task file has " + names.size());
             Evaluator.Accuracy acc;
             try (Loader l = Loader.create(ds, d.evalTransform(), Loader.Options.eval(64, t).withSkipBad(skipBad))) {
-                acc = p.evaluate(pt.name(), l);
+                acc = p.evaluate(pt.name(), l, t);
             }
             Path csv = perClass != null ? perClass
                     : task.toAbsolutePath().resolveSibling(pt.name() + "." + split + "_per_class.csv");

@@ -3,6 +3,7 @@ package dev.cvpt.model;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Rand;
 import dev.cvpt.engine.Scopes;
+import dev.cvpt.engine.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -10,6 +11,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.IntStream;
 
 import static dev.cvpt.engine.Tensors.opt;
 import static dev.cvpt.engine.Tensors.scalar;
@@ -133,8 +136,8 @@ public final class VisionTransformer {
 
     /** A plain timm block: x + dp(attn(norm1 x)), then x + dp(mlp(norm2 x)). */
     public Tensor block(int i, Tensor x, boolean training) {
-        x = x.add(dropPath(i, attnBranch(i, x), training));
-        return x.add(dropPath(i, mlpBranch(i, x), training));
+        Tensor y = residual(i, x, training, k -> attnBranch(i, rows(x, k)));
+        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
     }
 
     /**
@@ -142,8 +145,8 @@ public final class VisionTransformer {
      * self-attention is row-wise, so only the attention reads all of x (as keys and values).
      */
     public Tensor blockCls(int i, Tensor x, boolean training) {
-        Tensor y = x.narrow(1, 0, 1).add(dropPath(i, attnBranchCls(i, x), training));
-        return y.add(dropPath(i, mlpBranch(i, y), training));
+        Tensor y = residual(i, x.narrow(1, 0, 1), training, k -> attnBranchCls(i, rows(x, k)));
+        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
     }
 
     /** Row 0 of attn(norm1(x)): [B,1,C]. */
@@ -260,9 +263,38 @@ public final class VisionTransformer {
         return scaled_dot_product_attention(q, k, v);
     }
 
+    /**
+     * {@code base + dropPath(branch)}, computing the branch only for the samples stochastic depth
+     * keeps. The branch function receives the kept sample indices (null: all samples) and selects
+     * its inputs with {@link #rows}. Same random draw and same values as
+     * {@code base.add(dropPath(i, branch(all), training))}: kept rows get base + branch/(1-rate),
+     * dropped rows base (the plain form adds branch·0/(1-rate) = 0 there).
+     */
+    public Tensor residual(int i, Tensor base, boolean training, Function<Tensor, Tensor> branch) {
+        double rate = dropRate(i);
+        if (!training || rate == 0) return base.add(branch.apply(null));
+        long b = base.size(0);
+        Tensor keep = bernoulli(full(new long[]{b, 1, 1}, scalar(1 - rate)), Rand.generator());
+        float[] k = Tensors.toFloats(keep);
+        long[] kept = IntStream.range(0, k.length).filter(j -> k[j] != 0).mapToLong(j -> j).toArray();
+        if (kept.length == b) return base.add(branch.apply(null).div(scalar(1 - rate)));
+        if (kept.length == 0) return base.mul(scalar(1));   // a new tensor, as in the plain form
+        Tensor idx = Tensors.fromLongs(kept, kept.length);
+        return base.index_add(0, idx, branch.apply(idx).div(scalar(1 - rate)));
+    }
+
+    /** The rows idx of a per-sample tensor (all of it for idx null; a tensor of batch 1 is shared by every sample). */
+    public static Tensor rows(Tensor t, Tensor idx) {
+        return idx == null || t.size(0) == 1 ? t : t.index_select(0, idx);
+    }
+
+    private double dropRate(int i) {
+        return cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
+    }
+
     /** Stochastic depth for block i: per-sample keep mask, scaled by 1/(1-rate); identity in eval. */
     public Tensor dropPath(int i, Tensor branch, boolean training) {
-        double rate = cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
+        double rate = dropRate(i);
         if (!training || rate == 0) return branch;
         Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)), Rand.generator());
         return branch.mul(keep).div(scalar(1 - rate));

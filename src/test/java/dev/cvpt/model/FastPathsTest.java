@@ -78,4 +78,32 @@ class FastPathsTest {
             }
         }
     }
+
+    /** Stochastic depth that skips the dropped samples' branch equals the mask-and-multiply form (values and gradients). */
+    @Test
+    void skippedDropPathEqualsMaskedDropPath() {
+        try (PointerScope s = new PointerScope()) {
+            manual_seed(4);
+            VisionTransformer vit = model(new MethodSpec("linear", 3, 5, true, 0.1));
+            vit.dropPathRate(0.6);   // block 3: rate 0.6, so some of the 8 samples drop, some stay
+            Tensor x0 = randn(8, 17, 64);
+            Tensor[] out = new Tensor[2], grad = new Tensor[2];
+            for (int v = 0; v < 2; v++) {
+                Tensor x = x0.clone();
+                x.set_requires_grad(true);
+                manual_seed(5);
+                int i = 3;
+                if (v == 0) {
+                    out[v] = vit.block(i, x, true);
+                } else {
+                    Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x), true));
+                    out[v] = y.add(vit.dropPath(i, vit.mlpBranch(i, y), true));
+                }
+                out[v].pow(new org.bytedeco.pytorch.Scalar(2)).sum().backward();
+                grad[v] = x.grad();
+            }
+            assertTrue(rel(out[0], out[1]) < 1e-6, "values: rel " + rel(out[0], out[1]));
+            assertTrue(rel(grad[0], grad[1]) < 1e-5, "gradients: rel " + rel(grad[0], grad[1]));
+        }
+    }
 }
