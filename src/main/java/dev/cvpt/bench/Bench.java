@@ -32,8 +32,10 @@ import static org.bytedeco.pytorch.global.torch.randn;
  * <p>Train step: zero the gradients, forward in training mode (prompt dropout 0.1, drop-path 0.1),
  * cross-entropy, backward, AdamW (lr 1e-3, wd 0.05) on the trainables. Infer step: eval-mode forward
  * of the batch without autograd. Weights and the batch are random (speed does not depend on them).
- * Memory: {@code peak_rss_mib} is the process's VmHWM, {@code rss_step20_mib} / {@code rss_last_mib} its
- * VmRSS after step 20 and after the last step (a leak shows as a difference between them).
+ * Memory: {@code peak_rss_mib} is the process's VmHWM; {@code rss_step20_mib} / {@code rss_last_mib} its
+ * VmRSS after step 20 and after the last step, each read after a full GC and malloc_trim (memory in
+ * use: a leak shows as a difference between them); {@code *_untrimmed_mib} and {@code rss_mib_all}
+ * are the plain VmRSS readings.
  */
 public final class Bench {
     /** bench.py's method names → (method, deep). */
@@ -113,8 +115,8 @@ public final class Bench {
         boolean train = o.mode().equals("train");
 
         double rssModel = status("VmHWM");
-        List<Double> times = new ArrayList<>(), cpu = new ArrayList<>();
-        double rss20 = Double.NaN;
+        List<Double> times = new ArrayList<>(), cpu = new ArrayList<>(), rss = new ArrayList<>();
+        double rss20 = Double.NaN, rss20raw = Double.NaN;
         int total = o.warmup() + o.steps();
         try (DataParallel dp = new DataParallel(o.threads())) {
         for (int i = 0; i < total; i++) {
@@ -131,10 +133,14 @@ public final class Bench {
             }
             times.add((System.nanoTime() - t0) / 1e9);
             cpu.add(cpuSeconds() - c0);
-            if (i + 1 == Math.min(20, total)) rss20 = status("VmRSS");
+            rss.add(status("VmRSS"));
+            if (i + 1 == Math.min(20, total)) {
+                rss20raw = status("VmRSS");
+                rss20 = inUse();
+            }
         }
         }
-        double rssLast = status("VmRSS");
+        double rssLastRaw = status("VmRSS"), rssLast = inUse();
         List<Double> timed = new ArrayList<>(times.subList(o.warmup(), total));
         timed.sort(null);
         int n = timed.size();
@@ -166,6 +172,9 @@ public final class Bench {
         m.put("peak_rss_mib", round(status("VmHWM"), 1));
         m.put("rss_step20_mib", round(rss20, 1));
         m.put("rss_last_mib", round(rssLast, 1));
+        m.put("rss_step20_untrimmed_mib", round(rss20raw, 1));
+        m.put("rss_last_untrimmed_mib", round(rssLastRaw, 1));
+        m.put("rss_mib_all", rss.stream().map(t -> round(t, 0)).toList());
         m.put("torch", "libtorch 2.10.0 (JavaCPP 1.5.13)");
         m.put("torch_threads", Native.threads());
         m.put("workers", o.threads());
@@ -212,6 +221,16 @@ public final class Bench {
         if (Double.isNaN(v)) return v;
         double f = Math.pow(10, digits);
         return Math.round(v * f) / f;
+    }
+
+    /**
+     * VmRSS after a full GC and malloc_trim: the memory in use, without what the Java heap and
+     * glibc's arenas hold on to between collections (the leak check compares these).
+     */
+    static double inUse() {
+        System.gc();
+        org.bytedeco.javacpp.Pointer.trimMemory();
+        return status("VmRSS");
     }
 
     /** User + system CPU time of the process (all threads) from /proc/self/stat; NaN where there is none. */

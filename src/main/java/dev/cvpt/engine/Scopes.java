@@ -20,7 +20,9 @@ public final class Scopes {
     public static Tensor keep(Supplier<Tensor> body) {
         Tensor out;
         try (PointerScope s = new PointerScope()) {
-            out = body.get();
+            // a fresh handle made in this scope: the body may return a tensor made outside it (an
+            // input passed through), whose handle belongs to another scope and must not be re-owned
+            out = new Tensor(body.get());
             out.retainReference();
         }
         PointerScope outer = PointerScope.getInnerScope();
