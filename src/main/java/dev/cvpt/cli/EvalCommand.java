@@ -57,7 +57,7 @@ public final class EvalCommand implements Callable<Integer> {
             Evaluator.Accuracy acc;
             int skipped;
             try (Loader l = Loader.create(ds, d.evalTransform(), Loader.Options.eval(64, t).withSkipBad(skipBad))) {
-                acc = p.evaluate(pt.name(), l);
+                acc = p.evaluate(pt.name(), l, t);
                 skipped = l.dataset().skipped();
             }
             Path csv = perClass != null ? perClass

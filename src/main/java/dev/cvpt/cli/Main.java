@@ -9,7 +9,8 @@ import java.io.PrintWriter;
 /** Entry point of the `cvpt` command-line tool. */
 @Command(name = "cvpt", mixinStandardHelpOptions = true, version = "cvpt 0.1.0",
         description = "Parameter-efficient fine-tuning of vision transformers (CVPT, VPT, linear probe, full).",
-        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, PretrainCommand.class, SuiteCommand.class, VerifyCommand.class, PreprocessCommand.class, SynthCommand.class,
+        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, PretrainCommand.class,
+                SuiteCommand.class, VerifyCommand.class, PreprocessCommand.class, SynthCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -44,11 +44,12 @@ public final class Native {
     }
 
     /**
-     * Sets the compute threads for a command's --threads N. libtorch's GEMMs run on its bundled
+     * Sets torch's intra-op threads of the calling thread for a command's --threads N: 1 (env
+     * CVPT_TORCH_THREADS overrides). The N cores are used by {@link DataParallel}, which runs one
+     * chunk of each batch per core, every chunk single-threaded; libtorch's GEMMs run on its bundled
      * OpenBLAS, whose thread count is read once from OPENBLAS_NUM_THREADS when it loads (the ./cvpt
-     * launcher sets it to N); torch's own intra-op pool stays at 1 thread unless CVPT_TORCH_THREADS
-     * says otherwise, because both pools spinning on the same cores cost up to 40x on small models
-     * and 2.5x in attention on ViT-B (measured; see README).
+     * launcher sets 1). Two thread pools spinning on the same cores cost up to 40x on small models
+     * and 2.5x in attention on ViT-B (measured; see docs/PERFORMANCE.md).
      */
     public static void threads(int n) {
         load();
@@ -61,5 +62,16 @@ public final class Native {
     public static int threads() {
         load();
         return get_num_threads();
+    }
+
+    /**
+     * OpenBLAS's thread count as the process was started with (OPENBLAS_NUM_THREADS; -1 when unset).
+     * It cannot be changed at run time from Java: the JavaCPP openblas presets 0.3.31-1.5.13 do not
+     * map openblas_set_num_threads / openblas_get_num_threads (checked with javap), and OpenBLAS reads
+     * the variable once, when libtorch loads it.
+     */
+    public static int blasThreads() {
+        String env = System.getenv("OPENBLAS_NUM_THREADS");
+        return env != null && env.matches("\\d+") ? Integer.parseInt(env) : -1;
     }
 }

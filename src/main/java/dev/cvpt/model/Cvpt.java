@@ -2,6 +2,8 @@ package dev.cvpt.model;
 
 import org.bytedeco.pytorch.Tensor;
 
+import static dev.cvpt.model.VisionTransformer.rows;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -39,21 +41,51 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
         return switch (insert) {
             case 1 -> vit.block(i, x.add(vit.crossAttention(i, x, p)), training);
             case 2 -> {
-                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x).add(vit.crossAttention(i, x, p)), training));
-                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k))
+                        .add(vit.crossAttention(i, rows(x, k), rows(p, k))));
+                yield vit.residual(i, y, training, k -> vit.mlpBranch(i, rows(y, k)));
             }
             case 3 -> {
-                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x), training));
-                y = y.add(vit.crossAttention(i, y, p));
-                yield y.add(vit.dropPath(i, vit.mlpBranch(i, y), training));
+                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k)));
+                Tensor z = y.add(vit.crossAttention(i, y, p));
+                yield vit.residual(i, z, training, k -> vit.mlpBranch(i, rows(z, k)));
             }
             case 4 -> {
-                Tensor y = x.add(vit.dropPath(i, vit.attnBranch(i, x), training));
-                Tensor m = vit.mlp(i, vit.norm(i, 2, y).add(vit.crossAttention(i, y, p)));
-                yield y.add(vit.dropPath(i, m, training));
+                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k)));
+                yield vit.residual(i, y, training, k -> vit.mlp(i, vit.norm(i, 2, rows(y, k))
+                        .add(vit.crossAttention(i, rows(y, k), rows(p, k)))));
             }
             case 5 -> {
                 Tensor y = vit.block(i, x, training);
+                yield y.add(vit.crossAttention(i, y, p));
+            }
+            default -> throw new IllegalStateException();
+        };
+    }
+
+    @Override
+    public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
+        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, x.size(0), dropout, training);
+        return switch (insert) {
+            case 1 -> vit.blockCls(i, x.add(vit.crossAttention(i, x, p)), training);
+            case 2 -> {
+                Tensor x0 = x.narrow(1, 0, 1);
+                Tensor y = vit.residual(i, x0, training, k -> vit.attnBranchCls(i, rows(x, k))
+                        .add(vit.crossAttention(i, rows(x0, k), rows(p, k))));
+                yield vit.residual(i, y, training, k -> vit.mlpBranch(i, rows(y, k)));
+            }
+            case 3 -> {
+                Tensor y = vit.residual(i, x.narrow(1, 0, 1), training, k -> vit.attnBranchCls(i, rows(x, k)));
+                Tensor z = y.add(vit.crossAttention(i, y, p));
+                yield vit.residual(i, z, training, k -> vit.mlpBranch(i, rows(z, k)));
+            }
+            case 4 -> {
+                Tensor y = vit.residual(i, x.narrow(1, 0, 1), training, k -> vit.attnBranchCls(i, rows(x, k)));
+                yield vit.residual(i, y, training, k -> vit.mlp(i, vit.norm(i, 2, rows(y, k))
+                        .add(vit.crossAttention(i, rows(y, k), rows(p, k)))));
+            }
+            case 5 -> {
+                Tensor y = vit.blockCls(i, x, training);
                 yield y.add(vit.crossAttention(i, y, p));
             }
             default -> throw new IllegalStateException();

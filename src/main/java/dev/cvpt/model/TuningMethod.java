@@ -27,6 +27,14 @@ public sealed interface TuningMethod permits Cvpt, Vpt, LinearProbe, FullFinetun
         return vit.block(i, x, training);
     }
 
+    /**
+     * The last block, for the cls row only ([B,1,C], equal to row 0 of {@link #block}): the only
+     * row the head reads. Row-wise ops then run on one token instead of all.
+     */
+    default Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
+        return vit.blockCls(i, x, training);
+    }
+
     /** A plain description of the settings, for logs and task files. */
     Map<String, Object> settings();
 }

@@ -1,6 +1,9 @@
 package dev.cvpt.model;
 
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Rand;
+import dev.cvpt.engine.Scopes;
+import dev.cvpt.engine.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -8,6 +11,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.IntStream;
 
 import static dev.cvpt.engine.Tensors.opt;
 import static dev.cvpt.engine.Tensors.scalar;
@@ -18,6 +23,8 @@ import static org.bytedeco.pytorch.global.torch.full;
 import static org.bytedeco.pytorch.global.torch.gelu;
 import static org.bytedeco.pytorch.global.torch.layer_norm;
 import static org.bytedeco.pytorch.global.torch.linear;
+import static org.bytedeco.pytorch.global.torch.matmul;
+import static org.bytedeco.pytorch.global.torch.softmax;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
 
 /**
@@ -97,11 +104,18 @@ public final class VisionTransformer {
      * tokens and the output of every block (for golden comparisons).
      */
     public Tensor features(Tensor images, boolean training, List<Tensor> taps) {
-        Tensor x = embed(images);
+        Tensor x = Scopes.keep(() -> embed(images));
         if (taps != null) taps.add(x);
-        x = method.beforeBlocks(this, x, training);
+        Tensor e = x;
+        x = Scopes.keep(() -> method.beforeBlocks(this, e, training));
         for (int i = 0; i < cfg.depth(); i++) {
-            x = method.block(this, i, x, training);
+            // only the cls token of the last block reaches the head: unless every block's full output
+            // is wanted (taps), the last block computes that one row (its attention still reads all tokens)
+            boolean last = i == cfg.depth() - 1 && taps == null;
+            Tensor in = x;
+            int blk = i;
+            // each block in its own scope: its temporaries are freed when it ends (see Scopes)
+            x = Scopes.keep(() -> last ? method.lastBlock(this, blk, in, training) : method.block(this, blk, in, training));
             if (taps != null) taps.add(x);
         }
         Tensor cls = x.select(1, 0);
@@ -122,8 +136,22 @@ public final class VisionTransformer {
 
     /** A plain timm block: x + dp(attn(norm1 x)), then x + dp(mlp(norm2 x)). */
     public Tensor block(int i, Tensor x, boolean training) {
-        x = x.add(dropPath(i, attnBranch(i, x), training));
-        return x.add(dropPath(i, mlpBranch(i, x), training));
+        Tensor y = residual(i, x, training, k -> attnBranch(i, rows(x, k)));
+        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
+    }
+
+    /**
+     * Block i for the cls row only: [B,1,C] equal to row 0 of {@link #block}. Every op but the
+     * self-attention is row-wise, so only the attention reads all of x (as keys and values).
+     */
+    public Tensor blockCls(int i, Tensor x, boolean training) {
+        Tensor y = residual(i, x.narrow(1, 0, 1), training, k -> attnBranchCls(i, rows(x, k)));
+        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
+    }
+
+    /** Row 0 of attn(norm1(x)): [B,1,C]. */
+    public Tensor attnBranchCls(int i, Tensor x) {
+        return selfAttention(i, norm(i, 1, x), 1);
     }
 
     /** attn(norm1(x)). */
@@ -149,9 +177,23 @@ public final class VisionTransformer {
     }
 
     public Tensor selfAttention(int i, Tensor x) {
+        return selfAttention(i, x, 0);
+    }
+
+    /** Self-attention; with queryRows > 0 only the first queryRows tokens are queries (keys/values: all). */
+    public Tensor selfAttention(int i, Tensor x, int queryRows) {
         long b = x.size(0), n = x.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
+        if (queryRows > 0) {
+            Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
+            Tensor q = linear(x.narrow(1, 0, queryRows), w.narrow(0, 0, c), opt(bias.narrow(0, 0, c)))
+                    .view(b, queryRows, h, d).transpose(1, 2);
+            Tensor kv = linear(x, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+                    .view(b, n, 2, h, d).permute(2, 0, 3, 1, 4);
+            Tensor o = sdpa(q, kv.select(0, 0), kv.select(0, 1));
+            return linear(o.transpose(1, 2).reshape(b, queryRows, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+        }
         Tensor qkv = linear(x, param(a + "qkv.weight"), opt(param(a + "qkv.bias")))
                 .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
         Tensor o = sdpa(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
@@ -160,10 +202,47 @@ public final class VisionTransformer {
 
     /**
      * CVPT's cross-attention: queries from the tokens x [B,N,C], keys and values from the prompts
-     * [B or 1, P, C]. Its q, k, v and proj weights are the block's own frozen self-attention
-     * weights: views into qkv, never copies.
+     * [B or 1, P, C], with the block's own frozen self-attention weights (views into qkv, never copies).
+     *
+     * <p>Computed in folded form, which is algebraically the same: per head h, with W_q,h / W_o,h the
+     * head's rows of W_q / columns of W_o and k_h, v_h [P,d] the prompts' keys and values,
+     * <pre>
+     *   q_h k_hᵀ = x (W_q,hᵀ k_hᵀ) + b_q,h k_hᵀ       scores: x [N,C] · A [C, h·P] + c [h·P]
+     *   Σ_h softmax_h(..) v_h W_o,hᵀ = attn [N, h·P] · Vo [h·P, C]
+     * </pre>
+     * A and Vo cost P·C² each per prompt set, instead of the N·C² of each of the q and output
+     * projections of the tokens: for P·heads &lt; C (10·12 &lt; 768 in ViT-B) the two N×C×C GEMMs
+     * become N×C×(P·heads) ones. {@link #crossAttentionReference} is the unfolded form.
      */
     public Tensor crossAttention(int i, Tensor x, Tensor prompts) {
+        long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
+        int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
+        String a = "blocks." + i + ".attn.";
+        Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
+        Tensor kv = linear(prompts, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+                .view(pb, np, 2, h, d);
+        Tensor k = kv.select(2, 0), v = kv.select(2, 1);                       // [pb,P,h,d]
+        Tensor wq = w.narrow(0, 0, c).view(h, d, c).transpose(1, 2);           // [h,C,d]
+        Tensor bq = bias.narrow(0, 0, c).view(h, d);
+        Tensor aMat = matmul(wq, k.permute(0, 2, 3, 1))                         // [pb,h,C,P]
+                .mul(scalar(1 / Math.sqrt(d))).permute(0, 2, 1, 3).reshape(pb, c, (long) h * np);
+        Tensor cVec = k.mul(bq).sum(new long[]{-1}).mul(scalar(1 / Math.sqrt(d)))  // [pb,P,h]
+                .transpose(1, 2).reshape(pb, 1, (long) h * np);
+        Tensor wo = param(a + "proj.weight").view(c, h, d).permute(1, 2, 0);   // [h,d,C]
+        Tensor vo = matmul(v.permute(0, 2, 1, 3), wo).reshape(pb, (long) h * np, c);  // [pb,h·P,C]
+        Tensor scores, out;
+        if (pb == 1 && b > 1) {  // one prompt set for the whole batch (eval): one GEMM over all tokens
+            scores = matmul(x, aMat.select(0, 0)).add(cVec.select(0, 0));
+        } else {
+            scores = matmul(x, aMat).add(cVec);
+        }
+        Tensor attn = softmax(scores.view(b, n, h, np), -1).view(b, n, (long) h * np);
+        out = pb == 1 && b > 1 ? matmul(attn, vo.select(0, 0)) : matmul(attn, vo);
+        return out.add(param(a + "proj.bias"));
+    }
+
+    /** The unfolded cross-attention (q and output projections of every token), kept as the reference of the folded one. */
+    public Tensor crossAttentionReference(int i, Tensor x, Tensor prompts) {
         long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
@@ -172,7 +251,7 @@ public final class VisionTransformer {
         Tensor kv = linear(prompts, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
                 .view(pb, np, 2, h, d).permute(2, 0, 3, 1, 4);
         Tensor k = kv.select(0, 0), v = kv.select(0, 1);
-        if (pb != b) {  // one prompt set for the whole batch (eval): keys/values computed once
+        if (pb != b) {
             k = k.expand(b, -1, -1, -1);
             v = v.expand(b, -1, -1, -1);
         }
@@ -184,11 +263,40 @@ public final class VisionTransformer {
         return scaled_dot_product_attention(q, k, v);
     }
 
+    /**
+     * {@code base + dropPath(branch)}, computing the branch only for the samples stochastic depth
+     * keeps. The branch function receives the kept sample indices (null: all samples) and selects
+     * its inputs with {@link #rows}. Same random draw and same values as
+     * {@code base.add(dropPath(i, branch(all), training))}: kept rows get base + branch/(1-rate),
+     * dropped rows base (the plain form adds branch·0/(1-rate) = 0 there).
+     */
+    public Tensor residual(int i, Tensor base, boolean training, Function<Tensor, Tensor> branch) {
+        double rate = dropRate(i);
+        if (!training || rate == 0) return base.add(branch.apply(null));
+        long b = base.size(0);
+        Tensor keep = bernoulli(full(new long[]{b, 1, 1}, scalar(1 - rate)), Rand.generator());
+        float[] k = Tensors.toFloats(keep);
+        long[] kept = IntStream.range(0, k.length).filter(j -> k[j] != 0).mapToLong(j -> j).toArray();
+        if (kept.length == b) return base.add(branch.apply(null).div(scalar(1 - rate)));
+        if (kept.length == 0) return base.mul(scalar(1));   // a new tensor, as in the plain form
+        Tensor idx = Tensors.fromLongs(kept, kept.length);
+        return base.index_add(0, idx, branch.apply(idx).div(scalar(1 - rate)));
+    }
+
+    /** The rows idx of a per-sample tensor (all of it for idx null; a tensor of batch 1 is shared by every sample). */
+    public static Tensor rows(Tensor t, Tensor idx) {
+        return idx == null || t.size(0) == 1 ? t : t.index_select(0, idx);
+    }
+
+    private double dropRate(int i) {
+        return cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
+    }
+
     /** Stochastic depth for block i: per-sample keep mask, scaled by 1/(1-rate); identity in eval. */
     public Tensor dropPath(int i, Tensor branch, boolean training) {
-        double rate = cfg.depth() == 1 ? 0 : dropPathRate * i / (cfg.depth() - 1);
+        double rate = dropRate(i);
         if (!training || rate == 0) return branch;
-        Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)));
+        Tensor keep = bernoulli(full(new long[]{branch.size(0), 1, 1}, scalar(1 - rate)), Rand.generator());
         return branch.mul(keep).div(scalar(1 - rate));
     }
 }

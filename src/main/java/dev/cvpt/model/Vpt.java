@@ -41,6 +41,16 @@ public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
     }
 
     @Override
+    public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
+        if (deep()) {
+            long b = x.size(0);
+            Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
+            x = cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
+        }
+        return vit.blockCls(i, x, training);
+    }
+
+    @Override
     public Map<String, Object> settings() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("method", name());

@@ -144,7 +144,14 @@ public final class Predictor implements AutoCloseable {
 
     /** Top-1 of a task over a loader. */
     public Evaluator.Accuracy evaluate(String task, Loader loader) {
-        return Evaluator.evaluate(task(task).model(), loader);
+        return evaluate(task, loader, 1);
+    }
+
+    /** Top-1 of a task over a loader, each batch split over {@code workers} cores. */
+    public Evaluator.Accuracy evaluate(String task, Loader loader, int workers) {
+        try (dev.cvpt.engine.DataParallel dp = new dev.cvpt.engine.DataParallel(workers)) {
+            return Evaluator.evaluate(task(task).model(), loader, dp);
+        }
     }
 
     private static String stem(Path p) { return p.getFileName().toString().replaceFirst("\\.safetensors$", ""); }

@@ -2,11 +2,10 @@ package dev.cvpt.train;
 
 import dev.cvpt.data.Batch;
 import dev.cvpt.data.Loader;
+import dev.cvpt.engine.DataParallel;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.model.VisionTransformer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Tensor;
 
 /** Eval-mode top-1 accuracy over a loader (no dropout, no drop-path, no gradients). */
 public final class Evaluator {
@@ -20,15 +19,21 @@ public final class Evaluator {
     }
 
     public static Accuracy evaluate(VisionTransformer vit, Loader loader) {
+        try (DataParallel dp = new DataParallel(1)) {
+            return evaluate(vit, loader, dp);
+        }
+    }
+
+    /** The batches split over the cores of {@code dp}. */
+    public static Accuracy evaluate(VisionTransformer vit, Loader loader, DataParallel dp) {
         int k = vit.numClasses();
         long[] cc = new long[k], ct = new long[k];
         long correct = 0, total = 0;
-        try (NoGradGuard g = new NoGradGuard(); var epoch = loader.epoch(0)) {
+        try (var epoch = loader.epoch(0)) {
             for (Batch b : epoch) {
                 long[] pred;
                 try (PointerScope s = new PointerScope()) {
-                    Tensor logits = vit.forward(Tensors.fromFloats(b.images(), b.imageShape()), false);
-                    pred = Tensors.toLongs(logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false));
+                    pred = Steps.predict(dp, vit, Tensors.fromFloats(b.images(), b.imageShape()));
                 }
                 for (int i = 0; i < b.size(); i++) {
                     int y = (int) b.labels()[i];

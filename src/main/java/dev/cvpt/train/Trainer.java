@@ -6,6 +6,7 @@ import dev.cvpt.UserException;
 import dev.cvpt.data.Batch;
 import dev.cvpt.data.Loader;
 import dev.cvpt.data.Transforms;
+import dev.cvpt.engine.DataParallel;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.Checkpoint;
@@ -34,7 +35,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
 
-import static org.bytedeco.pytorch.global.torch.cross_entropy;
 import static org.bytedeco.pytorch.global.torch.getDefaultCPUGenerator;
 import static org.bytedeco.pytorch.global.torch.manual_seed;
 
@@ -112,7 +112,8 @@ public final class Trainer {
                 data.train().size() / r.batch(), r.lr()));
 
         int threads = Math.max(1, o.threads());
-        try (Loader train = Loader.create(data.train(), data.trainTransform(),
+        try (DataParallel dp = new DataParallel(threads);
+             Loader train = Loader.create(data.train(), data.trainTransform(),
                      Loader.Options.train(r.seed(), threads).withBatchSize(r.batch()).withSkipBad(o.skipBad()));
              Loader test = Loader.create(data.test(), data.evalTransform(), Loader.Options.eval(64, threads).withSkipBad(o.skipBad()));
              Loader val = data.val() == null ? null
@@ -139,19 +140,17 @@ public final class Trainer {
                         try (PointerScope scope = new PointerScope()) {
                             Tensor x = Tensors.fromFloats(b.images(), b.imageShape());
                             Tensor y = Tensors.fromLongs(b.labels(), b.size());
-                            Tensor logits = vit.forward(x, true);
-                            Tensor loss = cross_entropy(logits, y);
-                            float l = loss.item_float();
+                            opt.zeroGrad();
+                            Steps.Result res = Steps.forwardBackward(dp, vit, x, y);
+                            float l = (float) res.loss();
                             if (!Float.isFinite(l))
                                 throw new TrainingDiverged(String.format(Locale.ROOT,
                                         "the loss became %s at epoch %d, step %d (lr %.3g); the last good training state is %s",
                                         l, epoch + 1, opt.stepCount() + 1, lr,
                                         Files.exists(statePath) ? statePath + " (resume with --resume " + o.runDir() + ")" : "none (it diverged in the first epoch)"));
-                            opt.zeroGrad();
-                            loss.backward();
                             opt.step(lr);
                             lossSum += l * b.size();
-                            long[] pred = Tensors.toLongs(logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false));
+                            long[] pred = res.predictions();
                             for (int i = 0; i < b.size(); i++) if (pred[i] == b.labels()[i]) correct++;
                             seen += b.size();
                         }
@@ -166,8 +165,8 @@ public final class Trainer {
                 boolean evalNow = (epoch + 1) % r.evalEvery() == 0 || epoch == r.epochs() - 1;
                 double testTop1 = Double.NaN, valTop1 = Double.NaN;
                 if (evalNow) {
-                    testTop1 = Evaluator.evaluate(vit, test).top1();
-                    if (val != null) valTop1 = Evaluator.evaluate(vit, val).top1();
+                    testTop1 = Evaluator.evaluate(vit, test, dp).top1();
+                    if (val != null) valTop1 = Evaluator.evaluate(vit, val, dp).top1();
                 }
                 history.add(new History.Row(epoch, lr, lossSum / seen, 100.0 * correct / seen, seen / secs, secs, valTop1, testTop1));
                 String line = String.format(Locale.ROOT, "epoch %d/%d  lr %.3e  loss %.4f  train %.2f%%  %.1f img/s%s%s",
