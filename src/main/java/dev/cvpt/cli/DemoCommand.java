@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 @Command(name = "demo", sortOptions = false,
         description = {"Watch CVPT learn, with nothing downloaded: synthetic VTAB-like tasks (number, angle, quadrant,",
                 "colour) on the shipped small pretrained ViT; compares the linear probe, VPT and CVPT and writes",
-                "the table and plots to --out. About 10 minutes on 2 cores."})
+                "the table and plots to --out. About 2 minutes on 2 cores."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "runs/demo", paramLabel = "DIR", description = "Default: ${DEFAULT-VALUE}.") Path out;
     @Option(names = "--checkpoint", paramLabel = "CKPT", description = "Another backbone instead of the shipped one.") Path checkpoint;
