@@ -32,22 +32,20 @@ public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
 
     @Override
     public Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
-        if (deep()) {
-            long b = x.size(0);
-            Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
-            x = cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
-        }
-        return vit.block(i, x, training);
+        return vit.block(i, withLayerPrompts(vit, i, x, training), training);
     }
 
     @Override
     public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
-        if (deep()) {
-            long b = x.size(0);
-            Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
-            x = cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
-        }
-        return vit.blockCls(i, x, training);
+        return vit.blockCls(i, withLayerPrompts(vit, i, x, training), training);
+    }
+
+    /** Deep: the prompt slots after the 1+N tokens replaced by layer i's prompts; shallow: x as it is. */
+    private Tensor withLayerPrompts(VisionTransformer vit, int i, Tensor x, boolean training) {
+        if (!deep()) return x;
+        long b = x.size(0);
+        Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
+        return cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
     }
 
     @Override
