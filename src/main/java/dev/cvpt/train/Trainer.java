@@ -57,6 +57,8 @@ public final class Trainer {
 
     private final Options o;
     private final PrintStream log;
+    private final java.util.List<String> pendingLog = new java.util.ArrayList<>();  // said before the run folder exists
+    private boolean logReady;
 
     private Trainer(Options o, PrintStream log) {
         this.o = o;
@@ -76,7 +78,7 @@ public final class Trainer {
                     + " or choose another --out");
         if (resume && !Files.exists(statePath))
             throw new UserException(runDir + ": nothing to resume (no " + STATE + ")");
-        ensureWritable(runDir);
+        checkWritable(runDir);   // fail fast, but create the folder only once the inputs are known good
 
         Checkpoint ckpt = Checkpoint.load(o.checkpoint());
         int img = Backbones.configOf(o.checkpoint(), ckpt.tensors(), o.heads().isPresent() ? o.heads() : ckpt.heads()).img();
@@ -87,6 +89,10 @@ public final class Trainer {
                 data.train().size(), data.val() == null ? "" : "val " + data.val().size() + ", ", data.test().size(),
                 skipped > 0 ? " (" + skipped + " bad entries skipped)" : ""));
         String name = o.name() != null ? o.name() : data.name();
+        ensureWritable(runDir);
+        logReady = true;
+        for (String line : pendingLog) appendLog(line);
+        pendingLog.clear();
 
         Recipe r = o.recipe();
         manual_seed(r.seed());
@@ -358,12 +364,27 @@ public final class Trainer {
 
     private void say(String line) {
         log.println(line);
+        String stamped = Instant.now() + "  " + line + System.lineSeparator();
+        if (logReady) appendLog(stamped);
+        else pendingLog.add(stamped);
+    }
+
+    private void appendLog(String stamped) {
         try {
-            Files.writeString(o.runDir().resolve("train.log"), Instant.now() + "  " + line + System.lineSeparator(),
-                    StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.writeString(o.runDir().resolve("train.log"), stamped, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             // the log is a convenience; the state and metrics writes report real failures
         }
+    }
+
+    /** The run folder can be made: its nearest existing ancestor is a writable folder. */
+    private static void checkWritable(Path dir) {
+        Path p = dir;
+        while (p != null && !Files.exists(p)) p = p.getParent();
+        if (p == null || !Files.isDirectory(p) || !Files.isWritable(p))
+            throw new UserException("cannot write to the run folder " + dir + ": " + (p == null ? "no existing parent"
+                    : !Files.isDirectory(p) ? p + " is not a folder" : p + " is not writable"));
     }
 
     private static void writeText(Path file, String text) throws IOException {

@@ -56,6 +56,22 @@ class TrainingDurabilityTest {
         Cli.record("train", "--out under /proc (not writable, even for root)", r);
     }
 
+    /** A broken checkpoint or dataset stops the run before its folder is made: nothing is left behind. */
+    @Test
+    @Timeout(120)
+    void badInputsLeaveNoRunFolder() throws IOException {
+        Path bad = Files.write(tmp.resolve("bad.safetensors"), new byte[]{1, 2, 3});
+        Path run = tmp.resolve("never");
+        List<String> a = train(run, "--epochs", "1");
+        a.set(a.indexOf("--checkpoint") + 1, bad.toString());
+        Cli.fails(2, a.toArray(String[]::new), "bad.safetensors");
+        assertFalse(Files.exists(run), "an empty run folder was left behind");
+        List<String> b = train(run, "--epochs", "1");
+        b.set(b.indexOf("--data") + 1, tmp.resolve("no-such-data").toString());
+        Cli.fails(2, b.toArray(String[]::new), "no-such-data");
+        assertFalse(Files.exists(run), "an empty run folder was left behind");
+    }
+
     @Test
     @Timeout(180)
     void aWriteThatFailsMidRunKeepsTheLastStateAndResumeFinishes() throws IOException {
