@@ -99,7 +99,7 @@ public final class Bench {
 
     /** Runs the benchmark and returns bench.py's fields (plus a few of our own). */
     public static Map<String, Object> run(Options o) {
-        Native.threads(o.threads());
+        Native.configureThreads();
         if (o.mode().equals("gemm")) return gemm(o);
         manual_seed(o.seed());
         VitConfig cfg = config(o.size());

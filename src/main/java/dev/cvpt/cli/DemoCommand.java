@@ -1,7 +1,6 @@
 package dev.cvpt.cli;
 
 import dev.cvpt.demo.Demo;
-import dev.cvpt.engine.Native;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -27,7 +26,6 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        Native.threads(t);
         Demo.Settings s = new Demo.Settings(train, test, epochs, lr, 10, 0, t);
         Demo.run(out, checkpoint, s, System.err);
         System.out.print(Files.readString(out.resolve("demo.md")));

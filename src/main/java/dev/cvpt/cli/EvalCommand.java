@@ -39,7 +39,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        Native.threads(t);
+        Native.configureThreads();
         TaskFile tf = TaskFile.read(task);
         Path ckpt = Predictor.backboneOf(tf, checkpoint);
         try (Predictor p = Predictor.load(ckpt, heads == null ? OptionalInt.empty() : OptionalInt.of(heads))) {

@@ -26,7 +26,7 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Native.threads(TrainCommand.threadCount(threads));
+        Native.configureThreads();
         TaskFile tf = TaskFile.read(task);
         try (Predictor p = Predictor.load(Predictor.backboneOf(tf, checkpoint), heads == null ? OptionalInt.empty() : OptionalInt.of(heads))) {
             String name = p.addTask(task).name();

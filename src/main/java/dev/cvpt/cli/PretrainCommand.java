@@ -1,7 +1,6 @@
 package dev.cvpt.cli;
 
 import dev.cvpt.demo.Pretrain;
-import dev.cvpt.engine.Native;
 import dev.cvpt.model.VitConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,7 +30,6 @@ public final class PretrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        Native.threads(t);
         VitConfig cfg = new VitConfig(dim, depth, heads, patch, img, 4 * dim);
         Path w = work != null ? work : out.toAbsolutePath().resolveSibling("pretrain-work");
         Pretrain.run(new Pretrain.Settings(cfg, images, epochs, lr, seed, t, init), out, w, System.err);

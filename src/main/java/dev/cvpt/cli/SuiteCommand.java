@@ -1,6 +1,5 @@
 package dev.cvpt.cli;
 
-import dev.cvpt.engine.Native;
 import dev.cvpt.model.MethodSpec;
 import dev.cvpt.train.Recipe;
 import dev.cvpt.train.Suite;
@@ -44,7 +43,6 @@ public final class SuiteCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        Native.threads(t);
         MethodSpec spec = new MethodSpec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1);
         Recipe recipe = new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery);
         Files.createDirectories(out);

@@ -102,10 +102,7 @@ public final class TrainCommand implements Callable<Integer> {
         Path f = runDir.resolve("run.json");
         if (!Files.exists(f)) throw new UserException(runDir + ": not a run folder (no run.json)");
         JsonNode c = new ObjectMapper().readTree(Files.readString(f));
-        JsonNode r = c.path("recipe");
-        Recipe recipe = new Recipe(r.path("epochs").asInt(), r.path("batch").asInt(), r.path("lr").asDouble(),
-                r.path("weightDecay").asDouble(), r.path("warmupEpochs").asInt(), r.path("dropPath").asDouble(),
-                r.path("promptDropout").asDouble(), r.path("seed").asLong(), r.path("evalEvery").asInt());
+        Recipe recipe = new ObjectMapper().treeToValue(c.path("recipe"), Recipe.class);
         MethodSpec spec = new MethodSpec(c.path("method").asText(), c.path("insert").asInt(), c.path("prompts").asInt(),
                 c.path("deep").asBoolean(), recipe.promptDropout());
         int t = threads > 0 ? threads : c.path("threads").asInt(threadCount(0));

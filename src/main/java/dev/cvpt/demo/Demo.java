@@ -60,8 +60,8 @@ public final class Demo {
     public static List<Cell> run(Path out, Path backbone, Settings s, PrintStream log) throws IOException {
         Files.createDirectories(out);
         Path ckpt = backbone != null ? backbone : shippedBackbone(out);
-        int size = dev.cvpt.model.Backbones.configOf(ckpt, dev.cvpt.io.Checkpoint.load(ckpt).tensors(),
-                dev.cvpt.io.Checkpoint.load(ckpt).heads()).img();
+        var loaded = dev.cvpt.io.Checkpoint.load(ckpt);
+        int size = dev.cvpt.model.Backbones.configOf(ckpt, loaded.tensors(), loaded.heads()).img();
         List<Cell> cells = new ArrayList<>();
         for (String task : TASKS) {
             Path data = SyntheticTasks.write(out.resolve("data"), task, size, s.seed(), s.train(), 0, s.test(), s.threads());

@@ -44,14 +44,14 @@ public final class Native {
     }
 
     /**
-     * Sets torch's intra-op threads of the calling thread for a command's --threads N: 1 (env
-     * CVPT_TORCH_THREADS overrides). The N cores are used by {@link DataParallel}, which runs one
+     * Sets torch's intra-op threads of the calling thread to 1 (env CVPT_TORCH_THREADS overrides);
+     * a command's --threads N cores are used by {@link DataParallel}, which runs one
      * chunk of each batch per core, every chunk single-threaded; libtorch's GEMMs run on its bundled
      * OpenBLAS, whose thread count is read once from OPENBLAS_NUM_THREADS when it loads (the ./cvpt
      * launcher sets 1). Two thread pools spinning on the same cores cost up to 40x on small models
      * and 2.5x in attention on ViT-B (measured; see docs/PERFORMANCE.md).
      */
-    public static void threads(int n) {
+    public static void configureThreads() {
         load();
         String env = System.getenv("CVPT_TORCH_THREADS");
         int torchThreads = 1;

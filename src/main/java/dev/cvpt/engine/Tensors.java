@@ -1,6 +1,5 @@
 package dev.cvpt.engine;
 
-import dev.cvpt.io.DType;
 import dev.cvpt.io.HostTensor;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -51,6 +50,21 @@ public final class Tensors {
                 : HostTensor.ofFloats(toFloats(t), t.shape());
     }
 
+    /**
+     * Copies tensor {@code name} of {@code src} (read from {@code file}) into a model tensor of the
+     * same shape; a missing or misshapen one is a {@link dev.cvpt.io.CheckpointException} naming
+     * the file and the tensor ({@code what} says what the file is, e.g. "the task file").
+     */
+    public static void copyInto(Tensor dst, java.nio.file.Path file, java.util.Map<String, HostTensor> src, String name, String what) {
+        HostTensor h = src.get(name);
+        if (h == null) throw new dev.cvpt.io.CheckpointException(file, name, "missing from " + what);
+        if (!Arrays.equals(h.shape(), dst.shape()))
+            throw new dev.cvpt.io.CheckpointException(file, name, "expected shape " + shape(dst) + " for this backbone, got " + h.shapeString());
+        try (org.bytedeco.javacpp.PointerScope s = new org.bytedeco.javacpp.PointerScope()) {
+            dst.copy_(fromHost(h));
+        }
+    }
+
     /** The raw bytes of a uint8 tensor (e.g. a generator state). */
     public static byte[] toBytes(Tensor t) {
         Tensor c = t.contiguous();
@@ -70,6 +84,4 @@ public final class Tensors {
     public static TensorOptional opt(Tensor t) { return t == null ? new TensorOptional() : new TensorOptional(t); }
 
     public static String shape(Tensor t) { return Arrays.toString(t.shape()); }
-
-    public static boolean isFloat32(HostTensor h) { return h.dtype() == DType.F32; }
 }

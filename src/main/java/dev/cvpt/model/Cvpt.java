@@ -4,7 +4,6 @@ import org.bytedeco.pytorch.Tensor;
 
 import static dev.cvpt.model.VisionTransformer.rows;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -90,16 +89,5 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
             }
             default -> throw new IllegalStateException();
         };
-    }
-
-    @Override
-    public Map<String, Object> settings() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("method", name());
-        m.put("insert", insert);
-        m.put("prompts", prompts());
-        m.put("deep", deep());
-        m.put("prompt_dropout", dropout);
-        return m;
     }
 }

@@ -11,6 +11,4 @@ public record FullFinetune() implements TuningMethod {
     @Override public Map<String, Tensor> parameters() { return Map.of(); }
 
     @Override public boolean trainsBackbone() { return true; }
-
-    @Override public Map<String, Object> settings() { return Map.of("method", name()); }
 }

@@ -9,6 +9,4 @@ public record LinearProbe() implements TuningMethod {
     @Override public String name() { return "linear"; }
 
     @Override public Map<String, Tensor> parameters() { return Map.of(); }
-
-    @Override public Map<String, Object> settings() { return Map.of("method", name()); }
 }

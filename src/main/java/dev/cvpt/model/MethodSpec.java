@@ -12,8 +12,6 @@ import java.util.Locale;
  * @param promptDropout prompt dropout in training
  */
 public record MethodSpec(String method, int insert, int prompts, boolean deep, double promptDropout) {
-    public static final String[] METHODS = {"cvpt", "vpt", "linear", "full"};
-
     public MethodSpec {
         method = method.toLowerCase(Locale.ROOT);
         switch (method) {

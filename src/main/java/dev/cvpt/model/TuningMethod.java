@@ -34,7 +34,4 @@ public sealed interface TuningMethod permits Cvpt, Vpt, LinearProbe, FullFinetun
     default Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
         return vit.blockCls(i, x, training);
     }
-
-    /** A plain description of the settings, for logs and task files. */
-    Map<String, Object> settings();
 }

@@ -53,8 +53,6 @@ public final class VisionTransformer {
 
     public void dropPathRate(double rate) { this.dropPathRate = rate; }
 
-    public double dropPathRate() { return dropPathRate; }
-
     /** Every parameter: backbone and head under timm names, then the method's own (Prompt_Tokens). */
     public Map<String, Tensor> namedParameters() {
         Map<String, Tensor> all = new LinkedHashMap<>(params);

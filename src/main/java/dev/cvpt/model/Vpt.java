@@ -3,7 +3,6 @@ package dev.cvpt.model;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static org.bytedeco.pytorch.global.torch.cat;
@@ -46,15 +45,5 @@ public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
         long b = x.size(0);
         Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
         return cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
-    }
-
-    @Override
-    public Map<String, Object> settings() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("method", name());
-        m.put("prompts", prompts());
-        m.put("deep", deep());
-        m.put("prompt_dropout", dropout);
-        return m;
     }
 }

@@ -9,7 +9,6 @@ import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.Checkpoint;
 import dev.cvpt.io.CheckpointException;
-import dev.cvpt.io.HostTensor;
 import dev.cvpt.model.Backbones;
 import dev.cvpt.model.MethodSpec;
 import dev.cvpt.model.VisionTransformer;
@@ -92,16 +91,7 @@ public final class Predictor implements AutoCloseable {
         VisionTransformer vit = Backbones.assemble(backbone, spec, Math.max(1, classes.size()));
         Map<String, Tensor> train = vit.trainableParameters();
         try (NoGradGuard g = new NoGradGuard()) {
-            for (var e : train.entrySet()) {
-                HostTensor h = tf.tensors().get(e.getKey());
-                if (h == null) throw new CheckpointException(taskFile, e.getKey(), "missing from the task file");
-                if (!Arrays.equals(h.shape(), e.getValue().shape()))
-                    throw new CheckpointException(taskFile, e.getKey(), "expected shape " + Tensors.shape(e.getValue())
-                            + " for this backbone, got " + h.shapeString());
-                try (PointerScope s = new PointerScope()) {
-                    e.getValue().copy_(Tensors.fromHost(h));
-                }
-            }
+            train.forEach((n, t) -> Tensors.copyInto(t, taskFile, tf.tensors(), n, "the task file"));
         }
         train.values().forEach(t -> t.set_requires_grad(false));
         int size = tf.imageSize() > 0 ? tf.imageSize() : backbone.config().img();

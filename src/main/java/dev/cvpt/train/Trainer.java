@@ -70,7 +70,7 @@ public final class Trainer {
     }
 
     private Summary run(boolean resume) throws IOException {
-        Native.threads(o.threads());
+        Native.configureThreads();
         Path runDir = o.runDir().toAbsolutePath();
         Path statePath = runDir.resolve(STATE);
         if (!resume && Files.exists(statePath))
@@ -81,7 +81,8 @@ public final class Trainer {
         checkWritable(runDir);   // fail fast, but create the folder only once the inputs are known good
 
         Checkpoint ckpt = Checkpoint.load(o.checkpoint());
-        int img = Backbones.configOf(o.checkpoint(), ckpt.tensors(), o.heads().isPresent() ? o.heads() : ckpt.heads()).img();
+        OptionalInt heads = o.heads().isPresent() ? o.heads() : ckpt.heads();
+        int img = Backbones.configOf(o.checkpoint(), ckpt.tensors(), heads).img();
         say("data: " + o.data());
         DataSplits data = DataSplits.open(o.data(), img, o.selectOnVal(), o.skipBad());
         int skipped = data.train().skipped() + data.test().skipped() + (data.val() == null ? 0 : data.val().skipped());
@@ -98,7 +99,7 @@ public final class Trainer {
         manual_seed(r.seed());
         MethodSpec spec = new MethodSpec(o.spec().method(), o.spec().insert(), o.spec().prompts(), o.spec().deep(), r.promptDropout());
         VisionTransformer vit = Backbones.build(o.checkpoint(), ckpt.tensors(),
-                o.heads().isPresent() ? o.heads() : ckpt.heads(), spec, data.numClasses());
+                heads, spec, data.numClasses());
         vit.dropPathRate(r.dropPath());
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
@@ -324,9 +325,9 @@ public final class Trainer {
         }
         try (NoGradGuard g = new NoGradGuard()) {
             for (var e : trainable.entrySet()) {
-                copy(file, st.tensors(), "param/" + e.getKey(), e.getValue());
-                copy(file, st.tensors(), "exp_avg/" + e.getKey(), opt.firstMoments().get(e.getKey()));
-                copy(file, st.tensors(), "exp_avg_sq/" + e.getKey(), opt.secondMoments().get(e.getKey()));
+                Tensors.copyInto(e.getValue(), file, st.tensors(), "param/" + e.getKey(), "the training state");
+                Tensors.copyInto(opt.firstMoments().get(e.getKey()), file, st.tensors(), "exp_avg/" + e.getKey(), "the training state");
+                Tensors.copyInto(opt.secondMoments().get(e.getKey()), file, st.tensors(), "exp_avg_sq/" + e.getKey(), "the training state");
             }
         }
         HostTensor rng = st.tensors().get("rng/torch");
@@ -336,16 +337,6 @@ public final class Trainer {
         getDefaultCPUGenerator().set_state(Tensors.fromBytes(b));
         opt.stepCount(Long.parseLong(meta.get("step")));
         return Integer.parseInt(meta.get("epoch"));
-    }
-
-    private static void copy(Path file, Map<String, HostTensor> src, String name, Tensor dst) {
-        HostTensor h = src.get(name);
-        if (h == null) throw new CheckpointException(file, name, "missing from the training state");
-        if (!java.util.Arrays.equals(h.shape(), dst.shape()))
-            throw new CheckpointException(file, name, "expected shape " + Tensors.shape(dst) + ", got " + h.shapeString());
-        try (PointerScope s = new PointerScope()) {
-            dst.copy_(Tensors.fromHost(h));
-        }
     }
 
     // ---------------------------------------------------------------- output

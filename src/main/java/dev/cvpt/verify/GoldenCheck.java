@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -103,13 +102,7 @@ public final class GoldenCheck {
             VisionTransformer vit = Backbones.build(checkpointFile, ckpt.tensors(), heads, spec, classes);
             Map<String, Tensor> trainable = vit.trainableParameters();
             try (NoGradGuard g = new NoGradGuard()) {
-                for (var e : trainable.entrySet()) {
-                    HostTensor init = need(caseFile, golden, "init/" + e.getKey());
-                    if (!Arrays.equals(init.shape(), e.getValue().shape()))
-                        throw new UserException(caseFile + ": init/" + e.getKey() + " has shape " + init.shapeString()
-                                + ", the model's is " + Tensors.shape(e.getValue()));
-                    e.getValue().copy_(Tensors.fromHost(init));
-                }
+                trainable.forEach((n, t) -> Tensors.copyInto(t, caseFile, golden, "init/" + n, "the case"));
             }
             Tensor images = Tensors.fromHost(need(caseFile, golden, "images"));
             Tensor labels = Tensors.fromHost(need(caseFile, golden, "labels"));
