@@ -1,5 +1,6 @@
 package dev.cvpt.bench;
 
+import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
 import dev.cvpt.model.Backbones;
 import dev.cvpt.model.MethodSpec;
@@ -179,12 +180,16 @@ public final class Bench {
         m.put("torch_threads", Native.threads());
         m.put("workers", o.threads());
         m.put("openblas_threads", Native.blasThreads());
+        m.put("openblas_coretype", Native.blasCoreType());
+        m.put("gemm_backend", Linear.backendName());
+        m.put("cpu_capability", Native.cpuCapability());
         return m;
     }
 
     /**
-     * The GEMM roofline as this engine reaches it: libtorch matmul of the ViT's fc1 shape
-     * [batch·tokens, C] × [C, 4C] (float32), the rows split over the workers as the model's steps are.
+     * The GEMM roofline as this engine reaches it: the model's linear ({@link Linear}: oneDNN or
+     * OpenBLAS, see gemm_backend) on the ViT's fc1 shape [batch·tokens, C] × [C, 4C] (float32, frozen
+     * weight), the rows split over the workers as the model's steps are.
      */
     static Map<String, Object> gemm(Options o) {
         VitConfig cfg = config(o.size());
@@ -196,7 +201,7 @@ public final class Bench {
                 long t0 = System.nanoTime();
                 dp.map(m, false, (c, start, len) -> {
                     try (PointerScope s = new PointerScope()) {
-                        org.bytedeco.pytorch.global.torch.linear(DataParallel.rows(a, start, len), w);
+                        Linear.linear(DataParallel.rows(a, start, len), w, null);
                         return 0;
                     }
                 });
@@ -211,6 +216,8 @@ public final class Bench {
         r.put("mode", "gemm");
         r.put("shape", List.of(m, k, n));
         r.put("threads", o.threads());
+        r.put("openblas_coretype", Native.blasCoreType());
+        r.put("gemm_backend", Linear.backendName());
         r.put("gflop_per_s_median", round(2.0 * m * k * n / med / 1e9, 1));
         r.put("gflop_per_s_best", round(2.0 * m * k * n / timed.get(0) / 1e9, 1));
         r.put("step_s_all", times.stream().map(t -> round(t, 4)).toList());

@@ -74,4 +74,16 @@ public final class Native {
         String env = System.getenv("OPENBLAS_NUM_THREADS");
         return env != null && env.matches("\\d+") ? Integer.parseInt(env) : -1;
     }
+
+    /** OPENBLAS_CORETYPE as the process was started with, or "auto" (OpenBLAS detects the CPU). */
+    public static String blasCoreType() {
+        String env = System.getenv("OPENBLAS_CORETYPE");
+        return env == null || env.isBlank() ? "auto" : env;
+    }
+
+    /** ATen's vectorised-kernel level (e.g. AVX512, AVX2). */
+    public static String cpuCapability() {
+        load();
+        return org.bytedeco.pytorch.global.torch.get_cpu_capability().getString();
+    }
 }

@@ -11,9 +11,11 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 
+import static dev.cvpt.engine.Linear.linear;
 import static dev.cvpt.engine.Tensors.opt;
 import static dev.cvpt.engine.Tensors.scalar;
 import static org.bytedeco.pytorch.global.torch.bernoulli;
@@ -22,7 +24,6 @@ import static org.bytedeco.pytorch.global.torch.conv2d;
 import static org.bytedeco.pytorch.global.torch.full;
 import static org.bytedeco.pytorch.global.torch.gelu;
 import static org.bytedeco.pytorch.global.torch.layer_norm;
-import static org.bytedeco.pytorch.global.torch.linear;
 import static org.bytedeco.pytorch.global.torch.matmul;
 import static org.bytedeco.pytorch.global.torch.softmax;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
@@ -37,6 +38,7 @@ public final class VisionTransformer {
     private final Map<String, Tensor> params;   // backbone + head, timm names
     private final TuningMethod method;
     private double dropPathRate;                 // stochastic depth: linear 0 → rate over the blocks
+    private final Map<String, Tensor> transposed = new ConcurrentHashMap<>();   // frozen Wᵀ, see frozenLinear
 
     VisionTransformer(VitConfig cfg, Map<String, Tensor> params, TuningMethod method) {
         Native.load();
@@ -94,7 +96,7 @@ public final class VisionTransformer {
     }
 
     public Tensor head(Tensor feat) {
-        return linear(feat, param("head.weight"), opt(param("head.bias")));
+        return linear(feat, param("head.weight"), param("head.bias"));
     }
 
     /**
@@ -170,8 +172,8 @@ public final class VisionTransformer {
 
     public Tensor mlp(int i, Tensor x) {
         String n = "blocks." + i + ".mlp.";
-        Tensor h = gelu(linear(x, param(n + "fc1.weight"), opt(param(n + "fc1.bias"))));
-        return linear(h, param(n + "fc2.weight"), opt(param(n + "fc2.bias")));
+        Tensor h = gelu(frozenLinear(x, n + "fc1", 0, -1));
+        return frozenLinear(h, n + "fc2", 0, -1);
     }
 
     public Tensor selfAttention(int i, Tensor x) {
@@ -184,18 +186,17 @@ public final class VisionTransformer {
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
         if (queryRows > 0) {
-            Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
-            Tensor q = linear(x.narrow(1, 0, queryRows), w.narrow(0, 0, c), opt(bias.narrow(0, 0, c)))
+            Tensor q = frozenLinear(x.narrow(1, 0, queryRows), a + "qkv", 0, c)
                     .view(b, queryRows, h, d).transpose(1, 2);
-            Tensor kv = linear(x, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+            Tensor kv = frozenLinear(x, a + "qkv", c, 2L * c)
                     .view(b, n, 2, h, d).permute(2, 0, 3, 1, 4);
             Tensor o = sdpa(q, kv.select(0, 0), kv.select(0, 1));
-            return linear(o.transpose(1, 2).reshape(b, queryRows, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+            return frozenLinear(o.transpose(1, 2).reshape(b, queryRows, c), a + "proj", 0, -1);
         }
-        Tensor qkv = linear(x, param(a + "qkv.weight"), opt(param(a + "qkv.bias")))
+        Tensor qkv = frozenLinear(x, a + "qkv", 0, -1)
                 .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
         Tensor o = sdpa(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
-        return linear(o.transpose(1, 2).reshape(b, n, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+        return frozenLinear(o.transpose(1, 2).reshape(b, n, c), a + "proj", 0, -1);
     }
 
     /**
@@ -217,7 +218,7 @@ public final class VisionTransformer {
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
         Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
-        Tensor kv = linear(prompts, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+        Tensor kv = frozenLinear(prompts, a + "qkv", c, 2L * c)
                 .view(pb, np, 2, h, d);
         Tensor k = kv.select(2, 0), v = kv.select(2, 1);                       // [pb,P,h,d]
         Tensor wq = w.narrow(0, 0, c).view(h, d, c).transpose(1, 2);           // [h,C,d]
@@ -244,9 +245,8 @@ public final class VisionTransformer {
         long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
-        Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
-        Tensor q = linear(x, w.narrow(0, 0, c), opt(bias.narrow(0, 0, c))).view(b, n, h, d).transpose(1, 2);
-        Tensor kv = linear(prompts, w.narrow(0, c, 2L * c), opt(bias.narrow(0, c, 2L * c)))
+        Tensor q = frozenLinear(x, a + "qkv", 0, c).view(b, n, h, d).transpose(1, 2);
+        Tensor kv = frozenLinear(prompts, a + "qkv", c, 2L * c)
                 .view(pb, np, 2, h, d).permute(2, 0, 3, 1, 4);
         Tensor k = kv.select(0, 0), v = kv.select(0, 1);
         if (pb != b) {
@@ -254,7 +254,27 @@ public final class VisionTransformer {
             v = v.expand(b, -1, -1, -1);
         }
         Tensor o = sdpa(q, k, v);
-        return linear(o.transpose(1, 2).reshape(b, n, c), param(a + "proj.weight"), opt(param(a + "proj.bias")));
+        return frozenLinear(o.transpose(1, 2).reshape(b, n, c), a + "proj", 0, -1);
+    }
+
+    /**
+     * A backbone linear, rows [from, from+count) of {@code name.weight} / {@code name.bias} (count &lt; 0:
+     * all). The weight may be trainable (full fine-tuning); when it is frozen, {@link Linear} may
+     * want its transpose for the input gradient, made once per weight and kept (frozen weights never
+     * change in place).
+     */
+    private Tensor frozenLinear(Tensor x, String name, long from, long count) {
+        Tensor w = param(name + ".weight"), b = param(name + ".bias");
+        if (count >= 0) {
+            w = w.narrow(0, from, count);
+            b = b.narrow(0, from, count);
+        }
+        Tensor weight = w;
+        return linear(x, w, b, () -> transposed.computeIfAbsent(name + "[" + from + "," + count + "]", k -> {
+            Tensor t = weight.t().contiguous();
+            t.retainReference();   // outlives the block scope it is made in
+            return t;
+        }));
     }
 
     private static Tensor sdpa(Tensor q, Tensor k, Tensor v) {

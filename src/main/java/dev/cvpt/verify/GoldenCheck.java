@@ -3,6 +3,7 @@ package dev.cvpt.verify;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cvpt.UserException;
+import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.Checkpoint;
@@ -108,10 +109,13 @@ public final class GoldenCheck {
             Tensor labels = Tensors.fromHost(need(caseFile, golden, "labels"));
 
             List<Tensor> taps = new ArrayList<>();
-            Tensor feat = vit.features(images, false, taps);
-            Tensor logits = vit.head(feat);
-            Tensor loss = cross_entropy(logits, labels);
-            loss.backward();
+            Tensor feat, logits, loss;
+            try (Linear.GradHooks hooks = Linear.gradHooks()) {   // the training step's gradient route (see Linear)
+                feat = vit.features(images, false, taps);
+                logits = vit.head(feat);
+                loss = cross_entropy(logits, labels);
+                loss.backward();
+            }
             Map<String, float[]> ours = new LinkedHashMap<>();
             ours.put("feat", Tensors.toFloats(feat));
             ours.put("logits", Tensors.toFloats(logits));

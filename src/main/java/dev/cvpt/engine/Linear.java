@@ -1,0 +1,261 @@
+package dev.cvpt.engine;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorBase;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorTensorHook;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+import static org.bytedeco.pytorch.global.torch.constant_pad_nd;
+import static org.bytedeco.pytorch.global.torch.get_cpu_capability;
+import static org.bytedeco.pytorch.global.torch.hasMKLDNN;
+import static org.bytedeco.pytorch.global.torch.mkldnn_linear;
+
+/**
+ * {@code y = x·Wᵀ + b} for the model's linear layers, on oneDNN where that is faster.
+ *
+ * <p>libtorch runs {@code linear} on its bundled OpenBLAS, whose kernels are whatever OpenBLAS
+ * picks for the CPU (or OPENBLAS_CORETYPE forces; the machines of this project pin "Haswell",
+ * AVX2). oneDNN, also inside libtorch, JIT-compiles for the CPU it runs on: on an AVX-512 machine
+ * (AMD Zen 5, one core, ViT-B shapes) it reaches 160–240 GFLOP/s where OpenBLAS's AVX2 kernels
+ * give 105–120 (docs/PERFORMANCE.md). So a linear with a frozen weight (the backbone's qkv, proj,
+ * fc1, fc2) goes to oneDNN, by one of three routes:
+ * <ul>
+ *   <li>no gradient wanted for x (eval, or x does not depend on a trainable): {@code mkldnn_linear}
+ *       directly, the dense weight read in place;</li>
+ *   <li>x needs its gradient, inside {@link #gradHooks()} (a training step): the forward runs on
+ *       oneDNN outside autograd, and the output is tied to x by a zero-valued term
+ *       {@code (x − x.detach())} whose tensor hook replaces the incoming gradient g with g·W,
+ *       also computed on oneDNN. Autograd saves nothing for it (torch's own linear keeps W only;
+ *       {@code mkldnn_linear}'s own autograd would keep a copy of x, and its backward was no faster:
+ *       measured); the value is exactly the oneDNN output (adding 0);</li>
+ *   <li>otherwise (a trainable weight: the head, full fine-tuning, which need the weight gradient;
+ *       fewer than {@link #MIN_ROWS} rows; oneDNN off): {@code torch::linear}.</li>
+ * </ul>
+ *
+ * <p>Results differ from OpenBLAS's by rounding only (relative 1e-5). The backend: {@link Backend#AUTO}
+ * (default) picks oneDNN where ATen runs its AVX-512 kernels and libtorch has oneDNN, else BLAS; the
+ * system property {@code cvpt.gemm} or the environment variable {@code CVPT_GEMM}
+ * ({@code onednn}, {@code blas}, {@code auto}) overrides.
+ */
+public final class Linear {
+    public enum Backend { AUTO, ONEDNN, BLAS }
+
+    /** Below this many rows oneDNN's per-call set-up outweighs its faster kernel. */
+    static final long MIN_ROWS = 64;
+    static volatile long minRows = MIN_ROWS;   // tests lower it to run the oneDNN routes on tiny models
+
+    private static volatile Boolean oneDnn;   // resolved on first use
+    private static final ThreadLocal<GradHooks> HOOKS = new ThreadLocal<>();
+
+    private Linear() {}
+
+    /** {@code x [.., K] · w[N, K]ᵀ + b [N]} (b may be null). */
+    public static Tensor linear(Tensor x, Tensor w, Tensor b) {
+        return linear(x, w, b, null);
+    }
+
+    /**
+     * As {@link #linear(Tensor, Tensor, Tensor)}; {@code transposed} supplies w's transpose as a
+     * contiguous [K, N] tensor (a copy the caller keeps for a frozen weight), for the input gradient
+     * g·W on oneDNN: its backward-data kernel runs no faster than OpenBLAS here, its forward kernel
+     * on Wᵀ 1.4–1.9× faster (measured). Null: made when needed.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
+        if (!oneDnnFits(x, w, b)) {
+            return b == null ? org.bytedeco.pytorch.global.torch.linear(x, w)
+                    : org.bytedeco.pytorch.global.torch.linear(x, w, new TensorOptional(b));
+        }
+        if (!GradMode.is_enabled() || !x.requires_grad()) return oneDnnForward(x, w, b);
+        GradHooks hooks = HOOKS.get();
+        if (hooks == null) {
+            return b == null ? org.bytedeco.pytorch.global.torch.linear(x, w)
+                    : org.bytedeco.pytorch.global.torch.linear(x, w, new TensorOptional(b));
+        }
+        return hooked(hooks, x, w, b, transposed);
+    }
+
+    private static boolean oneDnnFits(Tensor x, Tensor w, Tensor b) {
+        if (!oneDnnEnabled()) return false;
+        if (w.requires_grad() || (b != null && b.requires_grad())) return false;   // weight gradient wanted
+        if (x.dim() < 2 || !w.is_contiguous() || (b != null && !b.is_contiguous())) return false;
+        return x.numel() / x.size(-1) >= minRows;
+    }
+
+    private static Tensor oneDnnForward(Tensor x, Tensor w, Tensor b) {
+        Tensor x2 = rows2d(x);
+        Tensor y = b == null ? mkldnn_linear(x2.to_mkldnn(), w) : mkldnn_linear(x2.to_mkldnn(), w, new TensorOptional(b));
+        return y.to_dense().view(withLast(x, w.size(0)));
+    }
+
+    /** g [.., N] · W [N, K] = g · (Wᵀ [K, N])ᵀ on oneDNN: the input gradient of a linear. */
+    private static Tensor oneDnnInputGrad(Tensor g, Tensor wT) {
+        Tensor g2 = rows2d(g);
+        return mkldnn_linear(g2.to_mkldnn(), wT).to_dense().view(withLast(g, wT.size(0)));
+    }
+
+    /** Forward on oneDNN outside autograd; gradient g·W through a hook on a zero-valued term. */
+    private static Tensor hooked(GradHooks hooks, Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
+        Tensor y;
+        try (NoGradGuard off = new NoGradGuard()) {
+            y = oneDnnForward(x.detach(), w, b);
+        }
+        long k = w.size(1), n = w.size(0);
+        Tensor zero = x.sub(x.detach());            // 0, with d zero / d x = identity
+        InputGradHook hook = hooks.add(new InputGradHook(transposed != null ? transposed.get() : w.t().contiguous(), k, n));
+        Tensor term;
+        if (k <= n) {
+            // the hook sees g [.., N] whole; the pad's backward keeps the first K columns of what it returns
+            term = k == n ? zero : constant_pad_nd(zero, 0, n - k);
+            term.register_hook(hook);
+        } else {
+            // narrow's backward hands the hook g padded to [.., K]; it returns g·W [.., K]
+            zero.register_hook(hook);
+            term = zero.narrow(-1, 0, n);
+        }
+        return y.add(term);
+    }
+
+    private static Tensor rows2d(Tensor x) {
+        Tensor x2 = x.reshape(-1, x.size(-1));
+        return x2.is_contiguous() ? x2 : x2.contiguous();
+    }
+
+    private static long[] withLast(Tensor x, long last) {
+        long[] sizes = new long[(int) x.dim()];
+        for (int i = 0; i < sizes.length - 1; i++) sizes[i] = x.size(i);
+        sizes[sizes.length - 1] = last;
+        return sizes;
+    }
+
+    /**
+     * Opens the scope in which {@link #linear} may route input gradients through tensor hooks (one
+     * training step's forward and backward, on this thread). The hooks are native callbacks: they
+     * must live until the backward has run, and are freed on close. Without an open scope the
+     * gradient path uses torch::linear.
+     */
+    public static GradHooks gradHooks() {
+        GradHooks h = new GradHooks(HOOKS.get());
+        HOOKS.set(h);
+        return h;
+    }
+
+    /** The hooks of one forward/backward on one thread. */
+    public static final class GradHooks implements AutoCloseable {
+        private final GradHooks outer;
+        private final List<InputGradHook> hooks = new ArrayList<>();
+        private Tensor lastReturned;   // the previous hook's result: libtorch holds its own reference by now
+
+        private GradHooks(GradHooks outer) {
+            this.outer = outer;
+        }
+
+        private InputGradHook add(InputGradHook hook) {
+            // the enclosing (block) scope releases its reference when the block ends; ours is released on close
+            if (PointerScope.getInnerScope() != null) {
+                hook.retainReference();
+                hook.wT.retainReference();
+            }
+            hook.owner = this;
+            hooks.add(hook);
+            return hook;
+        }
+
+        private void returned(Tensor t) {
+            if (lastReturned != null) lastReturned.releaseReference();
+            lastReturned = t;
+        }
+
+        @Override
+        public void close() {
+            if (lastReturned != null) lastReturned.releaseReference();
+            lastReturned = null;
+            for (InputGradHook h : hooks) {
+                h.wT.releaseReference();
+                h.releaseReference();
+            }
+            hooks.clear();
+            if (outer == null) HOOKS.remove(); else HOOKS.set(outer);
+        }
+    }
+
+    /** Replaces the gradient reaching the zero term with the linear's input gradient g·W. */
+    private static final class InputGradHook extends TensorTensorHook {
+        private final Tensor wT;   // [K, N]
+        private final long k, n;
+        private GradHooks owner;
+
+        InputGradHook(Tensor wT, long k, long n) {
+            this.wT = new Tensor(wT);   // its own handle: the caller's may belong to a block's scope
+            this.k = k;
+            this.n = n;
+        }
+
+        @Override
+        public TensorBase call(TensorBase incoming) {
+            Tensor out;
+            try (PointerScope scope = new PointerScope()) {
+                Tensor g = new Tensor(incoming);
+                if (k > n) g = g.narrow(-1, 0, n);
+                out = oneDnnInputGrad(g, wT);
+                if (k < n) out = constant_pad_nd(out, 0, n - k);
+                out.retainReference();   // survives this scope
+            }
+            owner.returned(out);   // freed at the next hook call or at close, once libtorch has copied it
+            return out;
+        }
+    }
+
+    /** Whether frozen-weight linears run on oneDNN in this process. */
+    public static boolean oneDnnEnabled() {
+        Boolean v = oneDnn;
+        if (v == null) {
+            synchronized (Linear.class) {
+                if (oneDnn == null) oneDnn = resolve(configured());
+                v = oneDnn;
+            }
+        }
+        return v;
+    }
+
+    /** The backend this process uses: "onednn" or "blas". */
+    public static String backendName() {
+        return oneDnnEnabled() ? "onednn" : "blas";
+    }
+
+    /** Forces a backend (tests, benchmarks); AUTO re-applies the default rule. */
+    public static synchronized void use(Backend backend) {
+        oneDnn = resolve(backend);
+    }
+
+    static Backend configured() {
+        String s = System.getProperty("cvpt.gemm");
+        if (s == null || s.isBlank()) s = System.getenv("CVPT_GEMM");
+        if (s == null || s.isBlank()) return Backend.AUTO;
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "onednn", "mkldnn" -> Backend.ONEDNN;
+            case "blas", "openblas" -> Backend.BLAS;
+            case "auto" -> Backend.AUTO;
+            default -> throw new IllegalArgumentException("cvpt.gemm / CVPT_GEMM: expected onednn, blas or auto, got '" + s + "'");
+        };
+    }
+
+    private static boolean resolve(Backend backend) {
+        Native.load();
+        return switch (backend) {
+            case BLAS -> false;
+            case ONEDNN -> {
+                if (!hasMKLDNN()) throw new IllegalStateException("this libtorch was built without oneDNN (cvpt.gemm=onednn)");
+                yield true;
+            }
+            case AUTO -> hasMKLDNN() && get_cpu_capability().getString().startsWith("AVX512");
+        };
+    }
+}
