@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 import java.io.PrintWriter;
 
 /** Entry point of the `cvpt` command-line tool. */
-@Command(name = "cvpt", mixinStandardHelpOptions = true, version = "cvpt 0.1.0",
+@Command(name = "cvpt", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "cvpt 0.1.0",
         description = "Parameter-efficient fine-tuning of vision transformers (CVPT, VPT, linear probe, full).",
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, PretrainCommand.class,
                 SuiteCommand.class, VerifyCommand.class, PreprocessCommand.class, SynthCommand.class, BenchCommand.class,

@@ -33,9 +33,10 @@ public final class Steps {
         List<Part> parts = dp.map(b, true, (c, start, len) -> {
             double loss = 0;
             long[] pred = new long[(int) len];
-            // each core's share in micro-batches: gradients accumulate in .grad, the values are the same
-            for (long at = 0; at < len; at += micro) {
-                long n = Math.min(micro, len - at);
+            // each core's share in micro-batches of near-equal size: gradients accumulate in .grad, the values are the same
+            long pieces = (len + micro - 1) / micro;
+            for (long piece = 0, at = 0; piece < pieces; piece++) {
+                long n = len / pieces + (piece < len % pieces ? 1 : 0);
                 // gradHooks: frozen linears may send their input gradients through oneDNN (see Linear)
                 try (PointerScope s = new PointerScope(); Linear.GradHooks hooks = Linear.gradHooks()) {
                     Tensor logits = vit.forward(DataParallel.rows(images, start + at, n), true);
@@ -45,6 +46,7 @@ public final class Steps {
                     System.arraycopy(Tensors.toLongs(logits.detach().argmax(new LongOptional(1), false)), 0, pred, (int) at, (int) n);
                     loss += l.item_double();
                 }
+                at += n;
             }
             return new Part(loss, pred);
         });
@@ -52,19 +54,21 @@ public final class Steps {
     }
 
     /**
-     * Samples per forward/backward on one core: as many as keep the largest activation
-     * (tokens × max(MLP width, 3C) floats per sample) within {@link #MICRO_BATCH_BYTES}. Allocations
-     * above glibc's 32 MiB mmap ceiling are fresh pages on every step (page faults, zeroing) and raise
-     * the peak; ViT-B at 16 samples per core was 1.2 GB higher and slower than at 8 (measured). Small
-     * models get one micro-batch per core, as before.
+     * At most this many samples per forward/backward on one core, and fewer where the largest
+     * activation (tokens × max(MLP width, 3C) floats per sample) would pass {@link #MICRO_BATCH_BYTES}.
+     * Allocations above glibc's 32 MiB mmap ceiling are fresh pages on every step (page faults,
+     * zeroing), and activations saved for the backward scale with the micro-batch: ViT-B at 16 samples
+     * per core peaked 1.2 GB higher and ran slower than at 8, ViT-Ti at 16 peaked at 0.9× the
+     * baseline's RSS (measured, docs/PERFORMANCE.md). GEMMs of 8 × 197 rows still run at full speed.
      */
     static long microBatch(VisionTransformer vit) {
         VitConfig cfg = vit.config();
         long perSample = (long) cfg.tokens() * Math.max(cfg.mlpHidden(), 3L * cfg.dim()) * Float.BYTES;
-        return Math.max(1, MICRO_BATCH_BYTES / perSample);
+        return Math.max(1, Math.min(MICRO_BATCH_SAMPLES, MICRO_BATCH_BYTES / perSample));
     }
 
     static final long MICRO_BATCH_BYTES = 24L << 20;
+    static final long MICRO_BATCH_SAMPLES = 8;
 
     /** Eval-mode predictions (no dropout, no drop-path, no autograd). */
     public static long[] predict(DataParallel dp, VisionTransformer vit, Tensor images) {
