@@ -37,7 +37,7 @@ import static org.bytedeco.pytorch.global.torch.mkldnn_linear;
  *       {@code mkldnn_linear}'s own autograd would keep a copy of x, and its backward was no faster:
  *       measured); the value is exactly the oneDNN output (adding 0);</li>
  *   <li>otherwise (a trainable weight: the head, full fine-tuning, which need the weight gradient;
- *       fewer than {@link #MIN_ROWS} rows; oneDNN off): {@code torch::linear}.</li>
+ *       fewer than {@link #MIN_ROWS} rows or a side under {@link #MIN_WIDTH}; oneDNN off): {@code torch::linear}.</li>
  * </ul>
  *
  * <p>Results differ from OpenBLAS's by rounding only (relative 1e-5). The backend: {@link Backend#AUTO}
@@ -50,7 +50,9 @@ public final class Linear {
 
     /** Below this many rows oneDNN's per-call set-up outweighs its faster kernel. */
     static final long MIN_ROWS = 64;
-    static volatile long minRows = MIN_ROWS;   // tests lower it to run the oneDNN routes on tiny models
+    /** Narrower weights (the 64-wide demo backbone) stay on OpenBLAS: their GEMMs are too small to gain. */
+    static final long MIN_WIDTH = 128;
+    static volatile long minRows = MIN_ROWS, minWidth = MIN_WIDTH;   // tests lower them to run the oneDNN routes on tiny models
 
     private static volatile Boolean oneDnn;   // resolved on first use
     private static final ThreadLocal<GradHooks> HOOKS = new ThreadLocal<>();
@@ -86,7 +88,7 @@ public final class Linear {
         if (!oneDnnEnabled()) return false;
         if (w.requires_grad() || (b != null && b.requires_grad())) return false;   // weight gradient wanted
         if (x.dim() < 2 || !w.is_contiguous() || (b != null && !b.is_contiguous())) return false;
-        return x.numel() / x.size(-1) >= minRows;
+        return w.size(0) >= minWidth && w.size(1) >= minWidth && x.numel() / x.size(-1) >= minRows;
     }
 
     private static Tensor oneDnnForward(Tensor x, Tensor w, Tensor b) {

@@ -60,11 +60,14 @@ public final class Steps {
      * zeroing), and activations saved for the backward scale with the micro-batch: ViT-B at 16 samples
      * per core peaked 1.2 GB higher and ran slower than at 8, ViT-Ti at 16 peaked at 0.9× the
      * baseline's RSS (measured, docs/PERFORMANCE.md). GEMMs of 8 × 197 rows still run at full speed.
+     * Small models (under 256 KiB per sample, e.g. the 32-px demo backbone) are not split: their
+     * activations are small and short GEMMs would only add overhead.
      */
     static long microBatch(VisionTransformer vit) {
         VitConfig cfg = vit.config();
         long perSample = (long) cfg.tokens() * Math.max(cfg.mlpHidden(), 3L * cfg.dim()) * Float.BYTES;
-        return Math.max(1, Math.min(MICRO_BATCH_SAMPLES, MICRO_BATCH_BYTES / perSample));
+        long cap = perSample < (256L << 10) ? Long.MAX_VALUE : MICRO_BATCH_SAMPLES;
+        return Math.max(1, Math.min(cap, MICRO_BATCH_BYTES / perSample));
     }
 
     static final long MICRO_BATCH_BYTES = 24L << 20;

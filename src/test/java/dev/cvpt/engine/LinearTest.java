@@ -32,6 +32,7 @@ class LinearTest {
     @AfterEach
     void reset() {
         Linear.minRows = Linear.MIN_ROWS;
+        Linear.minWidth = Linear.MIN_WIDTH;
         Linear.use(Linear.Backend.AUTO);
     }
 
@@ -47,6 +48,7 @@ class LinearTest {
     private static Map<String, float[]> step(Linear.Backend backend, boolean hooks, MethodSpec spec) {
         Linear.use(backend);
         Linear.minRows = 1;
+        Linear.minWidth = 1;
         Map<String, float[]> out = new LinkedHashMap<>();
         try (PointerScope s = new PointerScope()) {
             VisionTransformer vit = model(spec);
@@ -114,6 +116,7 @@ class LinearTest {
             for (MethodSpec spec : new MethodSpec[]{MethodSpec.cvpt(3, 10), new MethodSpec("full", 3, 5, true, 0.1)}) {
                 Linear.use(backend);
                 Linear.minRows = 1;
+        Linear.minWidth = 1;
                 Map<String, float[]> out = new LinkedHashMap<>();
                 try (PointerScope s = new PointerScope(); DataParallel dp = new DataParallel(1)) {
                     VisionTransformer vit = model(spec);
