@@ -2,9 +2,9 @@ package dev.cvpt.model;
 
 import org.bytedeco.pytorch.Tensor;
 
-import static dev.cvpt.model.VisionTransformer.rows;
-
 import java.util.Map;
+
+import static dev.cvpt.model.VisionTransformer.rows;
 
 /**
  * Cross Visual Prompt Tuning. Each block's tokens read the prompts through a cross-attention
@@ -16,7 +16,8 @@ import java.util.Map;
  * 4: x += dp(attn(norm1 x)); x += dp(mlp(norm2 x + CA(x,P)))
  * 5: x += dp(attn(norm1 x)); x += dp(mlp(norm2 x)); x += CA(x,P)
  * </pre>
- * CA sees the un-normalised stream and has no drop-path (as the official code).
+ * CA sees the un-normalised stream and has no drop-path (as the official code). Each insert is
+ * one {@link BlockHooks} point.
  *
  * @param tokens  Prompt_Tokens [L,P,C] (deep) or [1,P,C] (shallow: one set read by every block)
  * @param dropout prompt dropout rate in training (official 0.1)
@@ -35,58 +36,28 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
     @Override public Map<String, Tensor> parameters() { return Map.of(Prompts.NAME, tokens); }
 
     @Override
-    public Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
-        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, x.size(0), dropout, training);
+    public BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) {
+        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, batch, dropout, training);   // [1 or B,P,C]
         return switch (insert) {
-            case 1 -> vit.block(i, x.add(vit.crossAttention(i, x, p)), training);
-            case 2 -> {
-                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k))
-                        .add(vit.crossAttention(i, rows(x, k), rows(p, k))));
-                yield vit.residual(i, y, training, k -> vit.mlpBranch(i, rows(y, k)));
-            }
-            case 3 -> {
-                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k)));
-                Tensor z = y.add(vit.crossAttention(i, y, p));
-                yield vit.residual(i, z, training, k -> vit.mlpBranch(i, rows(z, k)));
-            }
-            case 4 -> {
-                Tensor y = vit.residual(i, x, training, k -> vit.attnBranch(i, rows(x, k)));
-                yield vit.residual(i, y, training, k -> vit.mlp(i, vit.norm(i, 2, rows(y, k))
-                        .add(vit.crossAttention(i, rows(y, k), rows(p, k)))));
-            }
-            case 5 -> {
-                Tensor y = vit.block(i, x, training);
-                yield y.add(vit.crossAttention(i, y, p));
-            }
-            default -> throw new IllegalStateException();
-        };
-    }
-
-    @Override
-    public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
-        Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, x.size(0), dropout, training);
-        return switch (insert) {
-            case 1 -> vit.blockCls(i, x.add(vit.crossAttention(i, x, p)), training);
-            case 2 -> {
-                Tensor x0 = x.narrow(1, 0, 1);
-                Tensor y = vit.residual(i, x0, training, k -> vit.attnBranchCls(i, rows(x, k))
-                        .add(vit.crossAttention(i, rows(x0, k), rows(p, k))));
-                yield vit.residual(i, y, training, k -> vit.mlpBranch(i, rows(y, k)));
-            }
-            case 3 -> {
-                Tensor y = vit.residual(i, x.narrow(1, 0, 1), training, k -> vit.attnBranchCls(i, rows(x, k)));
-                Tensor z = y.add(vit.crossAttention(i, y, p));
-                yield vit.residual(i, z, training, k -> vit.mlpBranch(i, rows(z, k)));
-            }
-            case 4 -> {
-                Tensor y = vit.residual(i, x.narrow(1, 0, 1), training, k -> vit.attnBranchCls(i, rows(x, k)));
-                yield vit.residual(i, y, training, k -> vit.mlp(i, vit.norm(i, 2, rows(y, k))
-                        .add(vit.crossAttention(i, rows(y, k), rows(p, k)))));
-            }
-            case 5 -> {
-                Tensor y = vit.blockCls(i, x, training);
-                yield y.add(vit.crossAttention(i, y, p));
-            }
+            case 1 -> new BlockHooks() {
+                @Override public Tensor enter(Tensor x) { return x.add(vit.crossAttention(i, x, p)); }
+            };
+            case 2 -> new BlockHooks() {
+                @Override public Tensor attnBranch(Tensor x, Tensor a, Tensor idx) {
+                    return a.add(vit.crossAttention(i, x, rows(p, idx)));
+                }
+            };
+            case 3 -> new BlockHooks() {
+                @Override public Tensor afterAttention(Tensor y) { return y.add(vit.crossAttention(i, y, p)); }
+            };
+            case 4 -> new BlockHooks() {
+                @Override public Tensor mlpBranch(Block block, Tensor y, Tensor idx) {
+                    return block.mlp(block.norm2(y).add(vit.crossAttention(i, y, rows(p, idx))));
+                }
+            };
+            case 5 -> new BlockHooks() {
+                @Override public Tensor exit(Tensor z) { return z.add(vit.crossAttention(i, z, p)); }
+            };
             default -> throw new IllegalStateException();
         };
     }

@@ -5,12 +5,13 @@ import org.bytedeco.pytorch.Tensor;
 import java.util.Map;
 
 /**
- * How a frozen ViT is adapted to a task: what the method adds (prompt tokens), what each block does
- * with it, and what trains. The head is always the model's {@code head.*}.
+ * How a frozen ViT is adapted to a task: the method's own tensors, what trains, and what it does
+ * inside each block through {@link BlockHooks}. The model calls the hooks at fixed points; it never
+ * asks which method it runs. The head is always the model's {@code head.*}.
  */
-public sealed interface TuningMethod permits Cvpt, Vpt, LinearProbe, FullFinetune {
+public interface TuningMethod {
 
-    /** Short name used in files and on the command line: cvpt, vpt, linear, full. */
+    /** Short name used in files and on the command line: cvpt, vpt, linear, full, ... */
     String name();
 
     /** The method's own tensors under their official names (e.g. Prompt_Tokens); may be empty. */
@@ -19,19 +20,18 @@ public sealed interface TuningMethod permits Cvpt, Vpt, LinearProbe, FullFinetun
     /** True when every backbone tensor trains (full fine-tuning). */
     default boolean trainsBackbone() { return false; }
 
-    /** Runs before block 0 on the embedded tokens [B, 1+N, C]. */
+    /** Runs once before block 0 on the embedded tokens [B, 1+N, C] (e.g. shallow VPT appends its prompts). */
     default Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) { return x; }
 
-    /** Block i. */
-    default Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
-        return vit.block(i, x, training);
-    }
+    /**
+     * The hooks of block i for one forward of a batch of {@code batch} samples, made when the block
+     * starts (per-block random draws belong here, so that they happen in block order).
+     */
+    default BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) { return BlockHooks.NONE; }
 
     /**
-     * The last block, for the cls row only ([B,1,C], equal to row 0 of {@link #block}): the only
-     * row the head reads. Row-wise ops then run on one token instead of all.
+     * Whether the last block may compute the cls row only (the only row the head reads). A method
+     * whose training objective reads other rows of the last block returns false.
      */
-    default Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
-        return vit.blockCls(i, x, training);
-    }
+    default boolean clsOnlyLastBlock() { return true; }
 }

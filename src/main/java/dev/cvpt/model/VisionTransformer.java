@@ -111,11 +111,11 @@ public final class VisionTransformer {
         for (int i = 0; i < cfg.depth(); i++) {
             // only the cls token of the last block reaches the head: unless every block's full output
             // is wanted (taps), the last block computes that one row (its attention still reads all tokens)
-            boolean last = i == cfg.depth() - 1 && taps == null;
+            boolean clsOnly = i == cfg.depth() - 1 && taps == null && method.clsOnlyLastBlock();
             Tensor in = x;
             int blk = i;
             // each block in its own scope: its temporaries are freed when it ends (see Scopes)
-            x = Scopes.keep(() -> last ? method.lastBlock(this, blk, in, training) : method.block(this, blk, in, training));
+            x = Scopes.keep(() -> runBlock(blk, in, training, clsOnly));
             if (taps != null) taps.add(x);
         }
         Tensor cls = x.select(1, 0);
@@ -134,24 +134,40 @@ public final class VisionTransformer {
         return cat(new TensorVector(cls, x), 1).add(param("pos_embed"));
     }
 
+    /**
+     * Block i with the method's hooks for this batch (made here, so per-block random draws happen in
+     * block order); {@code clsOnly}: the cls row only, as {@link #blockCls}.
+     */
+    public Tensor runBlock(int i, Tensor x, boolean training, boolean clsOnly) {
+        BlockHooks h = method.blockHooks(this, i, x.size(0), training);
+        return clsOnly ? blockCls(i, x, training, h) : block(i, x, training, h);
+    }
+
     /** A plain timm block: x + dp(attn(norm1 x)), then x + dp(mlp(norm2 x)). */
     public Tensor block(int i, Tensor x, boolean training) {
-        Tensor y = residual(i, x, training, k -> attnBranch(i, rows(x, k)));
-        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
+        return block(i, x, training, BlockHooks.NONE);
+    }
+
+    /** Block i with hooks (see {@link BlockHooks} for where each is called). */
+    public Tensor block(int i, Tensor x, boolean training, BlockHooks h) {
+        Tensor in = h.enter(x);
+        Tensor y = h.afterAttention(residual(i, in, training, k -> {
+            Tensor r = rows(in, k);
+            return h.attnBranch(r, selfAttention(i, norm(i, 1, r), 0, h), k);
+        }));
+        return h.exit(residual(i, y, training, k -> h.mlpBranch(new BlockHooks.Block(this, i, h), rows(y, k), k)));
     }
 
     /**
      * Block i for the cls row only: [B,1,C] equal to row 0 of {@link #block}. Every op but the
      * self-attention is row-wise, so only the attention reads all of x (as keys and values).
      */
-    public Tensor blockCls(int i, Tensor x, boolean training) {
-        Tensor y = residual(i, x.narrow(1, 0, 1), training, k -> attnBranchCls(i, rows(x, k)));
-        return residual(i, y, training, k -> mlpBranch(i, rows(y, k)));
-    }
-
-    /** Row 0 of attn(norm1(x)): [B,1,C]. */
-    public Tensor attnBranchCls(int i, Tensor x) {
-        return selfAttention(i, norm(i, 1, x), 1);
+    public Tensor blockCls(int i, Tensor x, boolean training, BlockHooks h) {
+        Tensor in = h.enter(x);
+        Tensor in0 = in.narrow(1, 0, 1);
+        Tensor y = h.afterAttention(residual(i, in0, training,
+                k -> h.attnBranch(rows(in0, k), selfAttention(i, norm(i, 1, rows(in, k)), 1, h), k)));
+        return h.exit(residual(i, y, training, k -> h.mlpBranch(new BlockHooks.Block(this, i, h), rows(y, k), k)));
     }
 
     /** attn(norm1(x)). */
@@ -171,32 +187,49 @@ public final class VisionTransformer {
     }
 
     public Tensor mlp(int i, Tensor x) {
-        String n = "blocks." + i + ".mlp.";
-        Tensor h = gelu(frozenLinear(x, n + "fc1", 0, -1));
-        return frozenLinear(h, n + "fc2", 0, -1);
+        return mlp(i, x, BlockHooks.NONE);
+    }
+
+    /** fc2(gelu(fc1 x)), with the hooks' deltas on fc1 and fc2. */
+    public Tensor mlp(int i, Tensor x, BlockHooks hooks) {
+        Tensor h = gelu(frozenLinear(i, x, "mlp.fc1", 0, -1, hooks));
+        return frozenLinear(i, h, "mlp.fc2", 0, -1, hooks);
     }
 
     public Tensor selfAttention(int i, Tensor x) {
-        return selfAttention(i, x, 0);
+        return selfAttention(i, x, 0, BlockHooks.NONE);
     }
 
-    /** Self-attention; with queryRows > 0 only the first queryRows tokens are queries (keys/values: all). */
-    public Tensor selfAttention(int i, Tensor x, int queryRows) {
+    /**
+     * Self-attention; with queryRows &gt; 0 only the first queryRows tokens are queries (keys/values: all).
+     * The hooks may add keys and values before the tokens' (in head space) and deltas to qkv and proj.
+     */
+    public Tensor selfAttention(int i, Tensor x, int queryRows, BlockHooks hooks) {
         long b = x.size(0), n = x.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
-        String a = "blocks." + i + ".attn.";
+        long rowsOut = queryRows > 0 ? queryRows : n;
+        Tensor q, k, v;
         if (queryRows > 0) {
-            Tensor q = frozenLinear(x.narrow(1, 0, queryRows), a + "qkv", 0, c)
+            q = frozenLinear(i, x.narrow(1, 0, queryRows), "attn.qkv", 0, c, hooks)
                     .view(b, queryRows, h, d).transpose(1, 2);
-            Tensor kv = frozenLinear(x, a + "qkv", c, 2L * c)
+            Tensor kv = frozenLinear(i, x, "attn.qkv", c, 2L * c, hooks)
                     .view(b, n, 2, h, d).permute(2, 0, 3, 1, 4);
-            Tensor o = sdpa(q, kv.select(0, 0), kv.select(0, 1));
-            return frozenLinear(o.transpose(1, 2).reshape(b, queryRows, c), a + "proj", 0, -1);
+            k = kv.select(0, 0);
+            v = kv.select(0, 1);
+        } else {
+            Tensor qkv = frozenLinear(i, x, "attn.qkv", 0, -1, hooks)
+                    .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
+            q = qkv.select(0, 0);
+            k = qkv.select(0, 1);
+            v = qkv.select(0, 2);
         }
-        Tensor qkv = frozenLinear(x, a + "qkv", 0, -1)
-                .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
-        Tensor o = sdpa(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
-        return frozenLinear(o.transpose(1, 2).reshape(b, n, c), a + "proj", 0, -1);
+        BlockHooks.KeyValues prefix = hooks.attentionPrefix(b);
+        if (prefix != null) {
+            k = cat(new TensorVector(prefix.keys().expand(b, -1, -1, -1), k), 2);
+            v = cat(new TensorVector(prefix.values().expand(b, -1, -1, -1), v), 2);
+        }
+        Tensor o = sdpa(q, k, v);
+        return frozenLinear(i, o.transpose(1, 2).reshape(b, rowsOut, c), "attn.proj", 0, -1, hooks);
     }
 
     /**
@@ -218,7 +251,7 @@ public final class VisionTransformer {
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
         Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
-        Tensor kv = frozenLinear(prompts, a + "qkv", c, 2L * c)
+        Tensor kv = frozenLinear(i, prompts, "attn.qkv", c, 2L * c, BlockHooks.NONE)
                 .view(pb, np, 2, h, d);
         Tensor k = kv.select(2, 0), v = kv.select(2, 1);                       // [pb,P,h,d]
         Tensor wq = w.narrow(0, 0, c).view(h, d, c).transpose(1, 2);           // [h,C,d]
@@ -244,9 +277,8 @@ public final class VisionTransformer {
     public Tensor crossAttentionReference(int i, Tensor x, Tensor prompts) {
         long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
-        String a = "blocks." + i + ".attn.";
-        Tensor q = frozenLinear(x, a + "qkv", 0, c).view(b, n, h, d).transpose(1, 2);
-        Tensor kv = frozenLinear(prompts, a + "qkv", c, 2L * c)
+        Tensor q = frozenLinear(i, x, "attn.qkv", 0, c, BlockHooks.NONE).view(b, n, h, d).transpose(1, 2);
+        Tensor kv = frozenLinear(i, prompts, "attn.qkv", c, 2L * c, BlockHooks.NONE)
                 .view(pb, np, 2, h, d).permute(2, 0, 3, 1, 4);
         Tensor k = kv.select(0, 0), v = kv.select(0, 1);
         if (pb != b) {
@@ -254,27 +286,31 @@ public final class VisionTransformer {
             v = v.expand(b, -1, -1, -1);
         }
         Tensor o = sdpa(q, k, v);
-        return frozenLinear(o.transpose(1, 2).reshape(b, n, c), a + "proj", 0, -1);
+        return frozenLinear(i, o.transpose(1, 2).reshape(b, n, c), "attn.proj", 0, -1, BlockHooks.NONE);
     }
 
     /**
-     * A backbone linear, rows [from, from+count) of {@code name.weight} / {@code name.bias} (count &lt; 0:
-     * all). The weight may be trainable (full fine-tuning); when it is frozen, {@link Linear} may
-     * want its transpose for the input gradient, made once per weight and kept (frozen weights never
+     * Linear {@code local} of block i ({@code attn.qkv}, {@code attn.proj}, {@code mlp.fc1}, {@code mlp.fc2}),
+     * output features [from, from+count) (count &lt; 0: all), plus the hooks' delta for it. The weight
+     * may be trainable (full fine-tuning); when it is frozen, {@link dev.cvpt.engine.Linear} may want
+     * its transpose for the input gradient, made once per weight and kept (frozen weights never
      * change in place).
      */
-    private Tensor frozenLinear(Tensor x, String name, long from, long count) {
+    private Tensor frozenLinear(int i, Tensor x, String local, long from, long count, BlockHooks hooks) {
+        String name = "blocks." + i + "." + local;
         Tensor w = param(name + ".weight"), b = param(name + ".bias");
         if (count >= 0) {
             w = w.narrow(0, from, count);
             b = b.narrow(0, from, count);
         }
         Tensor weight = w;
-        return linear(x, w, b, () -> transposed.computeIfAbsent(name + "[" + from + "," + count + "]", k -> {
+        Tensor out = linear(x, w, b, () -> transposed.computeIfAbsent(name + "[" + from + "," + count + "]", k -> {
             Tensor t = weight.t().contiguous();
             t.retainReference();   // outlives the block scope it is made in
             return t;
         }));
+        Tensor delta = hooks.linearDelta(local, x, from, count);
+        return delta == null ? out : out.add(delta);
     }
 
     private static Tensor sdpa(Tensor q, Tensor k, Tensor v) {

@@ -29,21 +29,14 @@ public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
         return cat(new TensorVector(x, p), 1);
     }
 
+    /** Deep: the prompt slots after the 1+N tokens replaced by layer i's prompts; shallow: no hooks. */
     @Override
-    public Tensor block(VisionTransformer vit, int i, Tensor x, boolean training) {
-        return vit.block(i, withLayerPrompts(vit, i, x, training), training);
-    }
-
-    @Override
-    public Tensor lastBlock(VisionTransformer vit, int i, Tensor x, boolean training) {
-        return vit.blockCls(i, withLayerPrompts(vit, i, x, training), training);
-    }
-
-    /** Deep: the prompt slots after the 1+N tokens replaced by layer i's prompts; shallow: x as it is. */
-    private Tensor withLayerPrompts(VisionTransformer vit, int i, Tensor x, boolean training) {
-        if (!deep()) return x;
-        long b = x.size(0);
-        Tensor p = Prompts.forBatch(tokens, i, b, dropout, training).expand(b, -1, -1);
-        return cat(new TensorVector(x.narrow(1, 0, vit.config().tokens()), p), 1);
+    public BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) {
+        if (!deep()) return BlockHooks.NONE;
+        Tensor p = Prompts.forBatch(tokens, i, batch, dropout, training).expand(batch, -1, -1);
+        int tokensIn = vit.config().tokens();
+        return new BlockHooks() {
+            @Override public Tensor enter(Tensor x) { return cat(new TensorVector(x.narrow(1, 0, tokensIn), p), 1); }
+        };
     }
 }

@@ -69,9 +69,9 @@ class FastPathsTest {
                 int last = vit.config().depth() - 1;
                 for (boolean training : new boolean[]{false, true}) {
                     manual_seed(3);
-                    Tensor full = vit.method().block(vit, last, x, training).narrow(1, 0, 1);
+                    Tensor full = vit.runBlock(last, x, training, false).narrow(1, 0, 1);
                     manual_seed(3);   // the same dropout / drop-path draws
-                    Tensor cls = vit.method().lastBlock(vit, last, x, training);
+                    Tensor cls = vit.runBlock(last, x, training, true);
                     double r = rel(cls, full);
                     assertTrue(r < 1e-5, spec + " training " + training + ": rel " + r);
                 }

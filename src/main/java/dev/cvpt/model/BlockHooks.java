@@ -1,0 +1,65 @@
+package dev.cvpt.model;
+
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * What a tuning method does inside one block of one forward pass. {@link TuningMethod#blockHooks}
+ * makes one at the start of each block (per-block random draws, such as prompt dropout, happen
+ * there); {@link VisionTransformer#block} calls it at fixed points of the timm block:
+ * <pre>
+ *   x = enter(x)
+ *   y = x + dp(attnBranch(x, attn(norm1 x)))         attn: prefix keys/values, linear deltas
+ *   y = afterAttention(y)
+ *   z = y + dp(mlpBranch(y))                          default mlp(norm2 y), linear deltas
+ *   return exit(z)
+ * </pre>
+ * Every default leaves the plain block. In the cls-only last block, {@code attnBranch},
+ * {@code afterAttention}, {@code mlpBranch} and {@code exit} see the cls row only ({@link #enter}
+ * always sees every row, since every row is a key of the attention). Where stochastic depth drops
+ * samples, the branch hooks get the kept rows and their indices {@code idx} (null: every sample;
+ * select per-sample tensors with {@link VisionTransformer#rows}).
+ */
+public interface BlockHooks {
+    BlockHooks NONE = new BlockHooks() {};
+
+    /** The tokens entering the block, [B,T,C]. */
+    default Tensor enter(Tensor x) { return x; }
+
+    /**
+     * Extra keys and values for the self-attention, in head space (after the projections and the
+     * head split): each [batch or 1, heads, T, headDim], placed before the tokens' keys; null: none.
+     */
+    default KeyValues attentionPrefix(long batch) { return null; }
+
+    /**
+     * A term added to the output of frozen linear {@code name} of this block ({@code attn.qkv},
+     * {@code attn.proj}, {@code mlp.fc1}, {@code mlp.fc2}) for input x: output features
+     * [from, from+count) of the layer (count &lt; 0: all). Null: none.
+     */
+    default Tensor linearDelta(String name, Tensor x, long from, long count) { return null; }
+
+    /** The attention branch before drop-path: {@code a = attn(norm1 x)} for the query rows {@code x}. */
+    default Tensor attnBranch(Tensor x, Tensor a, Tensor idx) { return a; }
+
+    /** The stream after the attention residual. */
+    default Tensor afterAttention(Tensor y) { return y; }
+
+    /** The MLP branch before drop-path for the stream rows {@code y}: by default {@code mlp(norm2 y)}. */
+    default Tensor mlpBranch(Block block, Tensor y, Tensor idx) { return block.mlp(block.norm2(y)); }
+
+    /** The stream leaving the block. */
+    default Tensor exit(Tensor z) { return z; }
+
+    /** Extra keys and values of an attention, in head space. */
+    record KeyValues(Tensor keys, Tensor values) {}
+
+    /** Block {@code index} of {@code vit} as the hooks see it: its frozen pieces, with the hooks' linear deltas. */
+    record Block(VisionTransformer vit, int index, BlockHooks hooks) {
+        public Tensor norm1(Tensor x) { return vit.norm(index, 1, x); }
+
+        public Tensor norm2(Tensor x) { return vit.norm(index, 2, x); }
+
+        /** fc2(gelu(fc1 h)) with the hooks' deltas on fc1 and fc2. */
+        public Tensor mlp(Tensor h) { return vit.mlp(index, h, hooks); }
+    }
+}
