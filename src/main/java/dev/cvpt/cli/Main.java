@@ -21,6 +21,7 @@ public final class Main implements Runnable {
     public void run() { new CommandLine(this).usage(System.out); }
 
     public static void main(String[] args) {
+        dev.cvpt.engine.Native.prepareCache();   // before any libtorch class can load (see Native)
         System.exit(execute(args));
     }
 

@@ -104,7 +104,7 @@ public final class TrainCommand implements Callable<Integer> {
         JsonNode c = new ObjectMapper().readTree(Files.readString(f));
         Recipe recipe = new ObjectMapper().treeToValue(c.path("recipe"), Recipe.class);
         MethodSpec spec = new MethodSpec(c.path("method").asText(), c.path("insert").asInt(), c.path("prompts").asInt(),
-                c.path("deep").asBoolean(), recipe.promptDropout());
+                c.path("deep").asBoolean(), recipe.promptDropout(), dev.cvpt.train.TaskFile.options(c.path("options")));
         int t = threads > 0 ? threads : c.path("threads").asInt(threadCount(0));
         return new Trainer.Options(Path.of(c.path("data").asText()), Path.of(c.path("checkpoint").asText()), runDir, spec, recipe,
                 t, c.path("select_on_val").asBoolean(), skipBad, heads == null ? OptionalInt.empty() : OptionalInt.of(heads),

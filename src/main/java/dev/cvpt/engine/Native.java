@@ -22,6 +22,7 @@ public final class Native {
             "/org/bytedeco/pytorch/linux-x86_64/",
     };
     private static volatile boolean loaded;
+    private static boolean cached;
 
     private Native() {}
 
@@ -30,17 +31,29 @@ public final class Native {
         if (loaded) return;
         synchronized (Native.class) {
             if (loaded) return;
-            try {
-                for (String dir : NATIVE_DIRS) {
-                    if (Native.class.getResource(dir) != null) Loader.cacheResources(dir);
-                }
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot extract the libtorch native libraries into the JavaCPP cache ("
-                        + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache") + "): " + e.getMessage(), e);
-            }
+            prepareCache();
             Loader.load(org.bytedeco.pytorch.global.torch.class);
             loaded = true;
         }
+    }
+
+    /**
+     * Extracts every native folder into the JavaCPP cache, loading nothing. Any first use of a
+     * {@code org.bytedeco.pytorch} class (a {@code PointerScope} does not count, a {@code NoGradGuard}
+     * does) loads libtorch through JavaCPP directly, so this must run before any of them: the CLI's
+     * {@code main} and the test suite's {@code NativeFirst} extension call it first thing.
+     */
+    public static synchronized void prepareCache() {
+        if (cached) return;
+        try {
+            for (String dir : NATIVE_DIRS) {
+                if (Native.class.getResource(dir) != null) Loader.cacheResources(dir);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot extract the libtorch native libraries into the JavaCPP cache ("
+                    + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache") + "): " + e.getMessage(), e);
+        }
+        cached = true;
     }
 
     /**

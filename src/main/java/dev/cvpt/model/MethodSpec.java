@@ -1,6 +1,9 @@
 package dev.cvpt.model;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * What to build: the tuning method and its settings.
@@ -10,8 +13,12 @@ import java.util.Locale;
  * @param prompts       prompt tokens per set
  * @param deep          one prompt set per block (true) or one shared set (false)
  * @param promptDropout prompt dropout in training
+ * @param options       the method's own named options (kebab-case flag names without "--", values
+ *                      Integer, Double, Boolean or String), in flag order; recorded in run.json and
+ *                      the task file as the JSON object {@code options}. Each method validates its own.
  */
-public record MethodSpec(String method, int insert, int prompts, boolean deep, double promptDropout) {
+public record MethodSpec(String method, int insert, int prompts, boolean deep, double promptDropout,
+                         Map<String, Object> options) {
     public MethodSpec {
         method = method.toLowerCase(Locale.ROOT);
         switch (method) {
@@ -22,9 +29,41 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
             throw new IllegalArgumentException("insert must be 1..5, got " + insert);
         if ((method.equals("cvpt") || method.equals("vpt")) && prompts < 1) throw new IllegalArgumentException("prompts must be at least 1, got " + prompts);
         if (promptDropout < 0 || promptDropout >= 1) throw new IllegalArgumentException("prompt dropout must be in [0,1)");
+        options = options == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(options));
+    }
+
+    public MethodSpec(String method, int insert, int prompts, boolean deep, double promptDropout) {
+        this(method, insert, prompts, deep, promptDropout, Map.of());
     }
 
     public static MethodSpec cvpt(int insert, int prompts) { return new MethodSpec("cvpt", insert, prompts, true, 0.1); }
 
     public boolean usesPrompts() { return method.equals("cvpt") || method.equals("vpt"); }
+
+    /** This spec with {@code name} set to {@code value} (added after the existing options). */
+    public MethodSpec withOption(String name, Object value) {
+        Map<String, Object> o = new LinkedHashMap<>(options);
+        o.put(name, value);
+        return new MethodSpec(method, insert, prompts, deep, promptDropout, o);
+    }
+
+    public int intOption(String name, int fallback) {
+        Object v = options.get(name);
+        return v instanceof Number n ? n.intValue() : fallback;
+    }
+
+    public double doubleOption(String name, double fallback) {
+        Object v = options.get(name);
+        return v instanceof Number n ? n.doubleValue() : fallback;
+    }
+
+    public boolean booleanOption(String name, boolean fallback) {
+        Object v = options.get(name);
+        return v instanceof Boolean b ? b : fallback;
+    }
+
+    public String stringOption(String name, String fallback) {
+        Object v = options.get(name);
+        return v == null ? fallback : v.toString();
+    }
 }

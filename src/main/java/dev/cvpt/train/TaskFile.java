@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -75,7 +76,18 @@ public record TaskFile(Path file, Map<String, HostTensor> tensors, ObjectNode in
 
     public MethodSpec spec() {
         return new MethodSpec(info.path("method").asText(), info.path("insert").asInt(3), info.path("prompts").asInt(1),
-                info.path("deep").asBoolean(true), 0.0);
+                info.path("deep").asBoolean(true), 0.0, options(info.path("options")));
+    }
+
+    /** A JSON object of method options as MethodSpec holds them (Integer, Double, Boolean, String); empty when absent. */
+    public static Map<String, Object> options(JsonNode node) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        node.fields().forEachRemaining(e -> {
+            JsonNode v = e.getValue();
+            out.put(e.getKey(), v.isIntegralNumber() ? (Object) v.asInt() : v.isNumber() ? (Object) v.asDouble()
+                    : v.isBoolean() ? (Object) v.asBoolean() : v.asText());
+        });
+        return out;
     }
 
     public List<String> classNames() {

@@ -211,6 +211,7 @@ public final class Trainer {
         c.put("insert", spec.insert());
         c.put("prompts", spec.prompts());
         c.put("deep", spec.deep());
+        c.set("options", JSON.valueToTree(spec.options()));
         c.set("recipe", JSON.valueToTree(r));
         c.put("select_on_val", o.selectOnVal());
         c.put("threads", o.threads());
@@ -262,6 +263,7 @@ public final class Trainer {
             info.put("prompts", spec.prompts());
             info.put("deep", spec.deep());
         }
+        if (!spec.options().isEmpty()) info.set("options", JSON.valueToTree(spec.options()));
         info.put("num_classes", data.numClasses());
         info.set("classes", JSON.valueToTree(data.classNames()));
         ObjectNode pre = info.putObject("preprocessing");
