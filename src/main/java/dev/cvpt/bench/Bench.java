@@ -8,6 +8,7 @@ import dev.cvpt.model.VisionTransformer;
 import dev.cvpt.model.VitConfig;
 import dev.cvpt.engine.DataParallel;
 import dev.cvpt.train.AdamW;
+import dev.cvpt.train.Optimizer;
 import dev.cvpt.train.Steps;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -110,7 +111,7 @@ public final class Bench {
         vit.dropPathRate(0.1);
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
-        AdamW opt = new AdamW(trainable, 0.05);
+        Optimizer opt = new AdamW(trainable, 0.05);
         Tensor x = randn(o.batch(), 3, cfg.img(), cfg.img());
         Tensor y = randint(o.numClasses(), new long[]{o.batch()});
         boolean train = o.mode().equals("train");

@@ -48,10 +48,9 @@ public final class Suite {
             Path metrics = runDir.resolve("metrics.json");
             if (!Files.exists(metrics)) {
                 Recipe r = template.recipe();
-                Recipe rr = new Recipe(r.epochs(), r.batch(), presetLr ? t.lr() : r.lr(), r.weightDecay(), r.warmupEpochs(),
-                        r.dropPath(), r.promptDropout(), r.seed(), r.evalEvery());
+                Recipe rr = r.withLr(presetLr ? t.lr() : r.lr());
                 MethodSpec s = template.spec();
-                MethodSpec ss = new MethodSpec(s.method(), s.insert(), presetPrompts ? t.prompts() : s.prompts(), s.deep(), s.promptDropout());
+                MethodSpec ss = new MethodSpec(s.method(), s.insert(), presetPrompts ? t.prompts() : s.prompts(), s.deep(), s.promptDropout(), s.options());
                 log.println("== " + t.id() + " (lr " + rr.lr() + ", " + ss.prompts() + " prompts)");
                 Trainer.run(new Trainer.Options(root.resolve(t.id()), template.checkpoint(), runDir, ss, rr, template.threads(),
                         template.selectOnVal(), template.skipBad(), template.heads(), t.id(), template.progress()),

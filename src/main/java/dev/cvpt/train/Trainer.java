@@ -97,13 +97,14 @@ public final class Trainer {
 
         Recipe r = o.recipe();
         manual_seed(r.seed());
-        MethodSpec spec = new MethodSpec(o.spec().method(), o.spec().insert(), o.spec().prompts(), o.spec().deep(), r.promptDropout());
+        MethodSpec spec = new MethodSpec(o.spec().method(), o.spec().insert(), o.spec().prompts(), o.spec().deep(), r.promptDropout(),
+                o.spec().options());
         VisionTransformer vit = Backbones.build(o.checkpoint(), ckpt.tensors(),
                 heads, spec, data.numClasses());
         vit.dropPathRate(r.dropPath());
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
-        AdamW opt = new AdamW(trainable, r.weightDecay());
+        Optimizer opt = r.optimizer(trainable);
 
         ObjectNode config = runConfig(spec, r, data, name, trainableCount);
         History history = new History();
@@ -137,6 +138,7 @@ public final class Trainer {
             LrSchedule schedule = r.schedule();
             for (int epoch = start; epoch < r.epochs(); epoch++) {
                 double lr = schedule.at(epoch);
+                int stepInEpoch = 0;
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long correct = 0, seen = 0;
@@ -147,6 +149,8 @@ public final class Trainer {
                         try (PointerScope scope = new PointerScope()) {
                             Tensor x = Tensors.fromFloats(b.images(), b.imageShape());
                             Tensor y = Tensors.fromLongs(b.labels(), b.size());
+                            if (schedule.perStep()) lr = schedule.at(epoch, stepInEpoch, steps);
+                            stepInEpoch++;
                             opt.zeroGrad();
                             Steps.Result res = Steps.forwardBackward(dp, vit, x, y);
                             float l = (float) res.loss();
@@ -286,13 +290,12 @@ public final class Trainer {
 
     // ---------------------------------------------------------------- training state (resume)
 
-    private static void saveState(Path file, ObjectNode config, int epoch, Map<String, Tensor> trainable, AdamW opt,
+    private static void saveState(Path file, ObjectNode config, int epoch, Map<String, Tensor> trainable, Optimizer opt,
                                   History history) throws IOException {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         try (PointerScope s = new PointerScope()) {
             trainable.forEach((n, p) -> t.put("param/" + n, Tensors.toHost(p)));
-            opt.firstMoments().forEach((n, m) -> t.put("exp_avg/" + n, Tensors.toHost(m)));
-            opt.secondMoments().forEach((n, m) -> t.put("exp_avg_sq/" + n, Tensors.toHost(m)));
+            opt.saveState(t);
             byte[] rng = Tensors.toBytes(getDefaultCPUGenerator().get_state());
             t.put("rng/torch", new HostTensor(dev.cvpt.io.DType.U8, new long[]{rng.length}, java.nio.ByteBuffer.wrap(rng)));
         }
@@ -311,7 +314,7 @@ public final class Trainer {
     }
 
     /** Restores a saved state; returns the last completed epoch. */
-    private static int restore(Path file, ObjectNode config, Map<String, Tensor> trainable, AdamW opt, History history) {
+    private static int restore(Path file, ObjectNode config, Map<String, Tensor> trainable, Optimizer opt, History history) {
         var st = Safetensors.read(file);
         Map<String, String> meta = st.metadata();
         try {
@@ -326,11 +329,14 @@ public final class Trainer {
             throw new CheckpointException(file, null, "training state metadata is unreadable");
         }
         try (NoGradGuard g = new NoGradGuard()) {
-            for (var e : trainable.entrySet()) {
+            for (var e : trainable.entrySet())
                 Tensors.copyInto(e.getValue(), file, st.tensors(), "param/" + e.getKey(), "the training state");
-                Tensors.copyInto(opt.firstMoments().get(e.getKey()), file, st.tensors(), "exp_avg/" + e.getKey(), "the training state");
-                Tensors.copyInto(opt.secondMoments().get(e.getKey()), file, st.tensors(), "exp_avg_sq/" + e.getKey(), "the training state");
-            }
+            if (opt instanceof AdamW a)   // every moment must be there (they exist from the start)
+                for (String n : trainable.keySet()) {
+                    Tensors.copyInto(a.firstMoments().get(n), file, st.tensors(), AdamW.EXP_AVG + "/" + n, "the training state");
+                    Tensors.copyInto(a.secondMoments().get(n), file, st.tensors(), AdamW.EXP_AVG_SQ + "/" + n, "the training state");
+                }
+            else opt.loadState(file, st.tensors(), opt.stateKinds());   // SGD: buffers exist after the first step only
         }
         HostTensor rng = st.tensors().get("rng/torch");
         if (rng == null) throw new CheckpointException(file, "rng/torch", "missing");

@@ -13,6 +13,8 @@ import dev.cvpt.model.Backbones;
 import dev.cvpt.model.MethodSpec;
 import dev.cvpt.model.VisionTransformer;
 import dev.cvpt.train.AdamW;
+import dev.cvpt.train.Optimizer;
+import dev.cvpt.train.Sgd;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -92,7 +94,7 @@ public final class GoldenCheck {
                 cfg.path("deep").asBoolean(true), 0.1);
         int classes = cfg.path("num_classes").asInt(-1);
         OptionalInt heads = cfg.has("heads") ? OptionalInt.of(cfg.get("heads").asInt()) : ckpt.heads();
-        double lr = cfg.path("lr").asDouble(1e-3), wd = cfg.path("wd").asDouble(0.05);
+        double lr = cfg.path("lr").asDouble(1e-3), wd = cfg.has("weight_decay") ? cfg.get("weight_decay").asDouble() : cfg.path("wd").asDouble(0.05);
         if (!cfg.path("dtype").asText("float32").equals("float32"))
             throw new UserException(caseFile + ": only float32 cases are supported, this one is " + cfg.get("dtype").asText());
 
@@ -124,7 +126,8 @@ public final class GoldenCheck {
             for (int i = 1; i < taps.size(); i++) ours.put("blocks/" + (i - 1), Tensors.toFloats(taps.get(i)));
             trainable.forEach((n, t) -> ours.put("grad/" + n, Tensors.toFloats(t.grad())));
 
-            new AdamW(trainable, wd).step(lr);
+            Optimizer opt = optimizer(caseFile, cfg, trainable);
+            opt.step(lr);
             trainable.forEach((n, t) -> ours.put("after/" + n, Tensors.toFloats(t)));
             try (NoGradGuard g = new NoGradGuard()) {
                 Tensor after = vit.forward(images, false);
@@ -143,14 +146,53 @@ public final class GoldenCheck {
                 String key = e.getKey();
                 if (key.startsWith("after/") && golden.containsKey("init/" + key.substring(6))) {
                     String n = key.substring(6);
+                    boolean adam = opt instanceof AdamW;   // the conditioning rule models AdamW's first step
                     entries.put(key, compareStep(mine, ref, golden.get("init/" + n).toFloats(),
-                            golden.containsKey("grad/" + n) ? golden.get("grad/" + n).toFloats() : null, lr, wd));
+                            adam && golden.containsKey("grad/" + n) ? golden.get("grad/" + n).toFloats() : null, lr,
+                            decayOf(cfg, n, trainable.get(n).dim(), wd)));
                 } else {
                     entries.put(key, compare(mine, ref));
                 }
             }
         }
         return new Result(caseFile, checkpointFile, entries, computed);
+    }
+
+    /**
+     * The optimizer a case's config names ({@code optimizer}: AdamW, the default, or SGD with
+     * {@code momentum}, {@code dampening}, {@code nesterov}), with its weight decay per parameter
+     * (see {@link #decayOf}). Its {@code step(lr)} is the case's step.
+     */
+    public static Optimizer optimizer(Path caseFile, JsonNode cfg, Map<String, Tensor> trainable) {
+        double wd = cfg.has("weight_decay") ? cfg.get("weight_decay").asDouble() : cfg.path("wd").asDouble(0.05);
+        Map<String, Double> decay = new LinkedHashMap<>();
+        trainable.forEach((n, t) -> decay.put(n, decayOf(cfg, n, t.dim(), wd)));
+        String name = cfg.path("optimizer").asText("AdamW");
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "adamw" -> {
+                JsonNode b = cfg.path("betas");
+                if (b.isArray() && (b.get(0).asDouble() != AdamW.BETA1 || b.get(1).asDouble() != AdamW.BETA2)
+                        || cfg.has("eps") && cfg.get("eps").asDouble() != AdamW.EPS || cfg.path("amsgrad").asBoolean(false))
+                    throw new UserException(caseFile + ": config: only AdamW with betas (0.9, 0.999), eps 1e-8, no amsgrad is supported");
+                yield new AdamW(trainable, decay, null);
+            }
+            case "sgd" -> new Sgd(trainable, decay, null, cfg.path("momentum").asDouble(0), cfg.path("dampening").asDouble(0),
+                    cfg.path("nesterov").asBoolean(false));
+            default -> throw new UserException(caseFile + ": config.optimizer '" + name + "' is not supported (AdamW, SGD)");
+        };
+    }
+
+    /**
+     * A parameter's weight decay in a case: {@code weight_decay_<name, dots as _>} when the config
+     * gives it (SPT's groups), else 0 for a name in {@code weight_decay_exempt} or, where
+     * {@code weight_decay_skips_bias_and_1d}, for a bias or a tensor of ndim ≤ 1; else the case's decay.
+     */
+    static double decayOf(JsonNode cfg, String name, long ndim, double wd) {
+        JsonNode own = cfg.get("weight_decay_" + name.replace('.', '_'));
+        if (own != null && own.isNumber()) return own.asDouble();
+        for (JsonNode e : cfg.path("weight_decay_exempt")) if (e.asText().equals(name)) return 0;
+        if (cfg.path("weight_decay_skips_bias_and_1d").asBoolean(false) && (ndim <= 1 || name.endsWith(".bias"))) return 0;
+        return wd;
     }
 
     /** rel = max|ours − golden| / max|golden|. */
