@@ -140,6 +140,9 @@ public final class Backbones {
                 yield spec.method().equals("cvpt") ? new Cvpt(p, spec.insert(), spec.promptDropout())
                         : new Vpt(p, spec.promptDropout());
             }
+            case "vfpt" -> Vfpt.create(cfg, spec, params);
+            case "e2vpt" -> E2vpt.create(cfg, spec, params);
+            case "spt" -> Spt.create(cfg, spec, params);
             case "linear" -> new LinearProbe();
             case "full" -> new FullFinetune();
             default -> throw new IllegalArgumentException(spec.method());

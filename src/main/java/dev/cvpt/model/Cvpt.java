@@ -35,6 +35,8 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
 
     @Override public Map<String, Tensor> parameters() { return Map.of(Prompts.NAME, tokens); }
 
+    @Override public Tensor prototypeTarget() { return tokens; }
+
     @Override
     public BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) {
         Tensor p = Prompts.forBatch(tokens, deep() ? i : 0, batch, dropout, training);   // [1 or B,P,C]

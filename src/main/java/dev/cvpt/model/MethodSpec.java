@@ -23,11 +23,12 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
         method = method.toLowerCase(Locale.ROOT);
         switch (method) {
             case "cvpt", "vpt", "linear", "full" -> { }
-            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full)");
+            case "vfpt", "e2vpt", "spt" -> { }   // prompt methods of the related work (their own files)
+            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full, vfpt, e2vpt, spt)");
         }
         if (method.equals("cvpt") && (insert < 1 || insert > 5))
             throw new IllegalArgumentException("insert must be 1..5, got " + insert);
-        if ((method.equals("cvpt") || method.equals("vpt")) && prompts < 1) throw new IllegalArgumentException("prompts must be at least 1, got " + prompts);
+        if (method.matches("cvpt|vpt|vfpt|e2vpt|spt") && prompts < 1) throw new IllegalArgumentException("prompts must be at least 1, got " + prompts);
         if (promptDropout < 0 || promptDropout >= 1) throw new IllegalArgumentException("prompt dropout must be in [0,1)");
         options = options == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(options));
     }
@@ -38,7 +39,7 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
 
     public static MethodSpec cvpt(int insert, int prompts) { return new MethodSpec("cvpt", insert, prompts, true, 0.1); }
 
-    public boolean usesPrompts() { return method.equals("cvpt") || method.equals("vpt"); }
+    public boolean usesPrompts() { return method.matches("cvpt|vpt|vfpt|e2vpt|spt"); }
 
     /** This spec with {@code name} set to {@code value} (added after the existing options). */
     public MethodSpec withOption(String name, Object value) {

@@ -17,6 +17,18 @@ public interface TuningMethod {
     /** The method's own tensors under their official names (e.g. Prompt_Tokens); may be empty. */
     Map<String, Tensor> parameters();
 
+    /**
+     * The method's tensors that are saved in the task file but do not train (e.g. E2VPT's 0/1 pruning
+     * masks), under their official names; may be empty.
+     */
+    default Map<String, Tensor> buffers() { return Map.of(); }
+
+    /**
+     * The prompt tensor [L or 1, P, C] that a prototype initialisation ({@code --prompt-init}, see
+     * {@link Prototypes}) fills, row i from the tokens entering block i; null when the method has none.
+     */
+    default Tensor prototypeTarget() { return null; }
+
     /** True when every backbone tensor trains (full fine-tuning). */
     default boolean trainsBackbone() { return false; }
 

@@ -49,6 +49,13 @@ public final class VisionTransformer {
 
     public VitConfig config() { return cfg; }
 
+    /** The same backbone and head (shared, not copied) with another instance of the method, e.g. one given its random draws. */
+    public VisionTransformer withMethod(TuningMethod m) {
+        VisionTransformer v = new VisionTransformer(cfg, params, m);
+        v.dropPathRate = dropPathRate;
+        return v;
+    }
+
     public TuningMethod method() { return method; }
 
     public int numClasses() { return (int) param("head.weight").size(0); }
@@ -59,7 +66,15 @@ public final class VisionTransformer {
     public Map<String, Tensor> namedParameters() {
         Map<String, Tensor> all = new LinkedHashMap<>(params);
         all.putAll(method.parameters());
+        all.putAll(method.buffers());
         return Collections.unmodifiableMap(all);
+    }
+
+    /** What a task file holds: the trainables, then the method's frozen buffers (e.g. pruning masks). */
+    public Map<String, Tensor> savedParameters() {
+        Map<String, Tensor> out = new LinkedHashMap<>(trainableParameters());
+        out.putAll(method.buffers());
+        return out;
     }
 
     /** The parameters this method trains, in a stable order; requires_grad is set on exactly these. */
@@ -84,6 +99,7 @@ public final class VisionTransformer {
     public Tensor param(String name) {
         Tensor t = params.get(name);
         if (t == null) t = method.parameters().get(name);
+        if (t == null) t = method.buffers().get(name);
         if (t == null) throw new IllegalArgumentException("no parameter " + name);
         return t;
     }
@@ -123,13 +139,18 @@ public final class VisionTransformer {
                 VitConfig.LAYER_NORM_EPS, false);
     }
 
-    /** Patch embedding, cls token and position embedding: [B, 1+N, C]. */
-    public Tensor embed(Tensor images) {
-        long b = images.size(0);
+    /** The patch embedding alone: [B, N, C] (no class token, no position embedding). */
+    public Tensor patchTokens(Tensor images) {
         int p = cfg.patch();
         Tensor x = conv2d(images, param("patch_embed.proj.weight"), opt(param("patch_embed.proj.bias")),
                 new long[]{p, p}, new long[]{0, 0}, new long[]{1, 1}, 1);
-        x = x.flatten(2, -1).transpose(1, 2);
+        return x.flatten(2, -1).transpose(1, 2);
+    }
+
+    /** Patch embedding, cls token and position embedding: [B, 1+N, C]. */
+    public Tensor embed(Tensor images) {
+        long b = images.size(0);
+        Tensor x = patchTokens(images);
         Tensor cls = param("cls_token").expand(b, -1, -1);
         return cat(new TensorVector(cls, x), 1).add(param("pos_embed"));
     }

@@ -22,6 +22,8 @@ public record Vpt(Tensor tokens, double dropout) implements TuningMethod {
 
     @Override public Map<String, Tensor> parameters() { return Map.of(Prompts.NAME, tokens); }
 
+    @Override public Tensor prototypeTarget() { return tokens; }
+
     @Override
     public Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) {
         if (deep()) return x;

@@ -88,6 +88,8 @@ public final class GoldenCheck {
     public static Result run(Path caseFile, Path checkpointFile) {
         JsonNode cfg = config(caseFile);
         Map<String, HostTensor> golden = Npz.read(caseFile);
+        if (PromptGoldenCheck.handles(cfg.path("method").asText()))
+            return PromptGoldenCheck.run(caseFile, checkpointFile, root(caseFile), golden);
         Checkpoint ckpt = Checkpoint.load(checkpointFile);
         String method = text(caseFile, cfg, "method");
         MethodSpec spec = new MethodSpec(method, cfg.path("insert").asInt(3), cfg.path("prompts").asInt(10),
@@ -253,13 +255,18 @@ public final class GoldenCheck {
     }
 
     private static JsonNode config(Path caseFile) {
+        return root(caseFile).get("config");
+    }
+
+    /** The case's JSON (config, fp32_noise, ...); it has a "config" object. */
+    static JsonNode root(Path caseFile) {
         String name = caseFile.getFileName().toString();
         Path json = caseFile.resolveSibling(name.endsWith(".npz") ? name.substring(0, name.length() - 4) + ".json" : name + ".json");
         try {
             JsonNode root = new ObjectMapper().readTree(Files.readString(json));
             JsonNode cfg = root == null ? null : root.get("config");
             if (cfg == null || !cfg.isObject()) throw new UserException(json + ": no \"config\" object");
-            return cfg;
+            return root;
         } catch (IOException e) {
             throw new UserException(json + ": cannot read the case's config: " + e.getMessage().lines().findFirst().orElse(""), e);
         }
