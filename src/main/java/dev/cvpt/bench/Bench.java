@@ -41,12 +41,24 @@ import static org.bytedeco.pytorch.global.torch.randn;
  */
 public final class Bench {
     /** bench.py's method names → (method, deep). */
-    public static final List<String> METHODS = List.of("cvpt", "cvpt-shallow", "vpt-deep", "vpt-shallow", "linear", "full");
+    public static final List<String> METHODS = List.of("cvpt", "cvpt-shallow", "vpt-deep", "vpt-shallow", "linear", "full",
+            "vfpt", "e2vpt", "spt");
     public static final List<String> SIZES = List.of("micro", "tiny", "small", "base");
 
     public record Options(String method, String size, int batch, int steps, int warmup, int threads, String mode,
-                          int prompts, int insert, int numClasses, long seed) {
+                          int prompts, int insert, int numClasses, long seed, java.util.Map<String, Object> options) {
+        public Options(String method, String size, int batch, int steps, int warmup, int threads, String mode,
+                       int prompts, int insert, int numClasses, long seed) {
+            this(method, size, batch, steps, warmup, threads, mode, prompts, insert, numClasses, seed, java.util.Map.of());
+        }
+
+        /** These options with the method's named options (the prompt methods' flags). */
+        public Options withOptions(java.util.Map<String, Object> o) {
+            return new Options(method, size, batch, steps, warmup, threads, mode, prompts, insert, numClasses, seed, o);
+        }
+
         public Options {
+            options = options == null ? java.util.Map.of() : java.util.Map.copyOf(options);
             if (!METHODS.contains(method)) throw new IllegalArgumentException("unknown method '" + method + "' " + METHODS);
             if (!SIZES.contains(size)) throw new IllegalArgumentException("unknown size '" + size + "' " + SIZES);
             if (!List.of("train", "infer", "gemm").contains(mode)) throw new IllegalArgumentException("mode is train, infer or gemm, got " + mode);
@@ -76,6 +88,9 @@ public final class Bench {
             case "vpt-shallow" -> new MethodSpec("vpt", o.insert(), o.prompts(), false, 0.1);
             case "linear" -> new MethodSpec("linear", o.insert(), o.prompts(), true, 0.1);
             case "full" -> new MethodSpec("full", o.insert(), o.prompts(), true, 0.1);
+            // the prompt methods of the related work with their defaults (VFPT α 0.5, E2VPT 5 KV prompts and
+            // prompt dropout 0.1, SPT deep; the init does not change the speed)
+            case "vfpt", "e2vpt", "spt" -> new MethodSpec(o.method(), o.insert(), o.prompts(), true, 0.1, o.options());
             default -> throw new IllegalArgumentException(o.method());
         };
     }
@@ -111,7 +126,8 @@ public final class Bench {
         vit.dropPathRate(0.1);
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
-        Optimizer opt = new AdamW(trainable, 0.05);
+        // the method's official optimizer: SGD (momentum 0.9) for VFPT/E2VPT, AdamW otherwise
+        Optimizer opt = spec.method().matches("vfpt|e2vpt") ? new dev.cvpt.train.Sgd(trainable, 1e-3, 0.9) : new AdamW(trainable, 0.05);
         Tensor x = randn(o.batch(), 3, cfg.img(), cfg.img());
         Tensor y = randint(o.numClasses(), new long[]{o.batch()});
         boolean train = o.mode().equals("train");

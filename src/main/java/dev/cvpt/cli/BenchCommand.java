@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
         description = {"Training-step or inference throughput and peak memory on random weights; prints one JSON line",
                 "with the fields of shared/reference/bench.py (the PyTorch baseline), so the two compare directly."})
 public final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, cvpt-shallow, vpt-deep, vpt-shallow, linear or full (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, cvpt-shallow, vpt-deep, vpt-shallow, linear, full, vfpt, e2vpt or spt (default: ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--size", defaultValue = "tiny", description = "micro, tiny, small or base (default: ${DEFAULT-VALUE}).")
     String size;
@@ -27,6 +27,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--insert", defaultValue = "3") int insert;
     @Option(names = "--num-classes", defaultValue = "100") int numClasses;
     @Option(names = "--seed", defaultValue = "0") long seed;
+    @Mixin PromptMethodFlags methodFlags;
     @Mixin DebugOption debug;
 
     @Override
@@ -35,6 +36,7 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             o = new Bench.Options(method, size, batch, steps, warmup, TrainCommand.threadCount(threads), mode, prompts, insert,
                     numClasses, seed);
+            o = o.withOptions(methodFlags.apply(Bench.spec(o), null).options());
         } catch (IllegalArgumentException e) {
             throw new UserException(e.getMessage());
         }

@@ -38,13 +38,14 @@ public final class SuiteCommand implements Callable<Integer> {
     @Option(names = "--skip-bad") boolean skipBad;
     @Option(names = "--heads") Integer heads;
     @Option(names = "--no-progress") boolean noProgress;
+    @Mixin PromptMethodFlags methodFlags;
     @Mixin DebugOption debug;
 
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        MethodSpec spec = new MethodSpec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1);
-        Recipe recipe = new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery);
+        MethodSpec spec = methodFlags.apply(PromptMethodFlags.spec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1), null);
+        Recipe recipe = methodFlags.apply(new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery), spec);
         Files.createDirectories(out);
         var rows = Suite.run(data, out, Suite.template(checkpoint, spec, recipe, t, selectOnVal, skipBad,
                 heads == null ? OptionalInt.empty() : OptionalInt.of(heads), !noProgress && System.console() != null),

@@ -42,7 +42,7 @@ public record E2vpt(Tensor prompt, Tensor deepPrompt, Tensor[] kv, Tensor tokenM
     public static String kvName(int i) { return "blocks." + i + ".attn.deep_QKV_embeddings"; }
 
     /** The official state-dict name (vit_models.ViT) of one of our names. */
-    public static String officialName(String n) {
+    public static String official(String n) {
         if (n.startsWith("head.")) return "head.last_layer." + n.substring(5);
         if (n.startsWith("blocks.")) return "enc.transformer.encoder.layer." + n.substring(7);
         return "enc.transformer." + n;
@@ -56,11 +56,9 @@ public record E2vpt(Tensor prompt, Tensor deepPrompt, Tensor[] kv, Tensor tokenM
      */
     public static E2vpt create(VitConfig cfg, MethodSpec spec, Map<String, Tensor> params) {
         int c = cfg.dim(), p = spec.prompts(), h = cfg.heads(), d = cfg.headDim();
+        check(p, spec.options());
         int t = spec.intOption("kv-prompts", 5);
-        if (t < 1) throw new IllegalArgumentException("--kv-prompts must be at least 1, got " + t);
         String mode = spec.stringOption("mask", "none").toLowerCase(Locale.ROOT);
-        if (!mode.matches("none|trainable|fixed"))
-            throw new IllegalArgumentException("--mask must be none, trainable or fixed, got '" + mode + "'");
         int r = spec.intOption("mask-pieces", 16);
         double v = Math.sqrt(6.0 / (3.0 * cfg.patch() * cfg.patch() + c));
         Tensor prompt = Vfpt.uniform(v, 1, p, c);
@@ -92,6 +90,24 @@ public record E2vpt(Tensor prompt, Tensor deepPrompt, Tensor[] kv, Tensor tokenM
         return new E2vpt(prompt, deep, kv, tm, pm, mode.equals("trainable"), spec.promptDropout(), null);
     }
 
+    /** The options of a spec are valid for E2VPT with P prompts (MethodSpec calls this). */
+    public static void check(int p, Map<String, Object> o) {
+        Object t = o.getOrDefault("kv-prompts", 5), r = o.getOrDefault("mask-pieces", 16);
+        if (!(t instanceof Integer ti) || ti < 1) throw new IllegalArgumentException("--kv-prompts must be at least 1, got " + t);
+        if (!(r instanceof Integer ri) || ri < 1) throw new IllegalArgumentException("--mask-pieces must be at least 1, got " + r);
+        String mode = String.valueOf(o.getOrDefault("mask", "none")).toLowerCase(Locale.ROOT);
+        if (!mode.matches("none|trainable|fixed"))
+            throw new IllegalArgumentException("--mask must be none, trainable or fixed, got '" + mode + "'");
+        String tokens = String.valueOf(o.getOrDefault("masked-tokens", "")), pieces = String.valueOf(o.getOrDefault("masked-pieces", ""));
+        if (!mode.equals("fixed") && !(tokens.isEmpty() && pieces.isEmpty()))
+            throw new IllegalArgumentException("--masked-tokens/--masked-pieces need --mask fixed");
+        List<Integer> masked = parseTokens(tokens, p);
+        if (masked.size() >= p)
+            throw new IllegalArgumentException("--masked-tokens masks " + masked.size() + " tokens but there are " + p
+                    + " prompts; at least one must stay (official MIN_NUMBER_CLS_TOKEN 1)");
+        parsePieces(pieces, p, ri);
+    }
+
     /** "0,4" → token ids, each in [0, P). */
     public static List<Integer> parseTokens(String s, int p) {
         List<Integer> out = new ArrayList<>();
@@ -103,10 +119,9 @@ public record E2vpt(Tensor prompt, Tensor deepPrompt, Tensor[] kv, Tensor tokenM
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("--masked-tokens: '" + x.trim() + "' is not a token id (expected e.g. 0,4)");
             }
-            if (k < 0 || k >= p) throw new IllegalArgumentException("--masked-tokens: token " + k + " is not one of the " + p + " prompts");
+            if (k < 0 || k >= p) throw new IllegalArgumentException("--masked-tokens: token " + k + " is not one of the " + p + " prompts (ids 0.." + (p - 1) + ")");
             if (!out.contains(k)) out.add(k);
         }
-        if (out.size() > p) throw new IllegalArgumentException("--masked-tokens: more masked tokens than prompts");
         return out;
     }
 
@@ -142,6 +157,8 @@ public record E2vpt(Tensor prompt, Tensor deepPrompt, Tensor[] kv, Tensor tokenM
     }
 
     @Override public String name() { return "e2vpt"; }
+
+    @Override public String officialName(String n) { return official(n); }
 
     @Override
     public Map<String, Tensor> parameters() {

@@ -31,6 +31,12 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
         if (method.matches("cvpt|vpt|vfpt|e2vpt|spt") && prompts < 1) throw new IllegalArgumentException("prompts must be at least 1, got " + prompts);
         if (promptDropout < 0 || promptDropout >= 1) throw new IllegalArgumentException("prompt dropout must be in [0,1)");
         options = options == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(options));
+        switch (method) {   // each method checks its own options (CLI, run.json and task files alike)
+            case "vfpt" -> Vfpt.check(prompts, options);
+            case "e2vpt" -> E2vpt.check(prompts, options);
+            default -> { }
+        }
+        if (options.containsKey("prompt-init")) Prototypes.checkName(String.valueOf(options.get("prompt-init")));
     }
 
     public MethodSpec(String method, int insert, int prompts, boolean deep, double promptDropout) {

@@ -36,10 +36,17 @@ public final class Prototypes {
 
     private Prototypes() {}
 
-    public static String check(String strategy, int prompts, int patches) {
+    /** A valid --prompt-init value: uniform (the method's own init) or a strategy; returns it normalised. */
+    public static String checkName(String strategy) {
         String s = strategy.toLowerCase(Locale.ROOT).replace('-', '_');
-        if (!STRATEGIES.contains(s))
+        if (!s.equals("uniform") && !STRATEGIES.contains(s))
             throw new IllegalArgumentException("--prompt-init must be uniform, " + String.join(", ", STRATEGIES) + "; got '" + strategy + "'");
+        return s;
+    }
+
+    public static String check(String strategy, int prompts, int patches) {
+        String s = checkName(strategy);
+        if (s.equals("uniform")) throw new IllegalArgumentException("--prompt-init uniform has no prototypes");
         if (s.endsWith("pooling") && (prompts < 2 || patches / (prompts - 1) == 0))
             throw new IllegalArgumentException("--prompt-init " + s + " needs 2 <= prompts <= patches + 1 (" + patches
                     + " patches), got " + prompts + " prompts (the official code divides by zero)");

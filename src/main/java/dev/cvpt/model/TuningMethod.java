@@ -29,6 +29,12 @@ public interface TuningMethod {
      */
     default Tensor prototypeTarget() { return null; }
 
+    /**
+     * The name of one of this model's tensors (ours: {@code prompt_embeddings}, {@code head.weight}) in the
+     * state dict of the method's official code, when that differs (recorded in the task file).
+     */
+    default String officialName(String name) { return name; }
+
     /** True when every backbone tensor trains (full fine-tuning). */
     default boolean trainsBackbone() { return false; }
 

@@ -40,15 +40,26 @@ public record Vfpt(Tensor prompt, Tensor deepPrompt, double fraction, String dim
             "head.bias", "head.last_layer.bias");
 
     public Vfpt {
-        if (!(fraction >= 0 && fraction <= 1))
-            throw new IllegalArgumentException("--fourier-fraction must be in [0,1], got " + fraction);
         dimension = dimension.toLowerCase(Locale.ROOT);
         location = location.toLowerCase(Locale.ROOT);
+        check((int) prompt.size(1), fraction, dimension, location);
+    }
+
+    /** The options of a spec are valid for VFPT (MethodSpec calls this, so a bad run.json or task file is caught too). */
+    public static void check(int p, Map<String, Object> o) {
+        Object f = o.getOrDefault("fourier-fraction", 1.0);
+        if (!(f instanceof Number n)) throw new IllegalArgumentException("--fourier-fraction must be a number, got '" + f + "'");
+        check(p, n.doubleValue(), String.valueOf(o.getOrDefault("fourier-dimension", "all")).toLowerCase(Locale.ROOT),
+                String.valueOf(o.getOrDefault("fourier-location", "prepend")).toLowerCase(Locale.ROOT));
+    }
+
+    private static void check(int p, double fraction, String dimension, String location) {
+        if (!(fraction >= 0 && fraction <= 1))
+            throw new IllegalArgumentException("--fourier-fraction must be in [0,1], got " + fraction);
         if (!dimension.matches("all|hidden|sequence"))
             throw new IllegalArgumentException("--fourier-dimension must be all, hidden or sequence, got '" + dimension + "'");
         if (!location.matches("prepend|append"))
             throw new IllegalArgumentException("--fourier-location must be prepend or append, got '" + location + "' (the official 'random' is an ablation, not supported)");
-        int p = (int) prompt.size(1);
         if (fraction != 0 && fourierTokens(p, fraction) == 0)
             throw new IllegalArgumentException("--fourier-fraction " + fraction + " with " + p + " prompts gives floor(" + p + "·" + fraction
                     + ") = 0 Fourier prompts (the official code crashes on that); use more prompts or a larger fraction");
@@ -89,6 +100,8 @@ public record Vfpt(Tensor prompt, Tensor deepPrompt, double fraction, String dim
     public boolean deep() { return deepPrompt != null; }
 
     @Override public String name() { return "vfpt"; }
+
+    @Override public String officialName(String n) { return OFFICIAL.getOrDefault(n, n); }
 
     @Override
     public Map<String, Tensor> parameters() {

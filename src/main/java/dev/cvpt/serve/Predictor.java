@@ -89,7 +89,7 @@ public final class Predictor implements AutoCloseable {
         MethodSpec spec = tf.spec();
         List<String> classes = tf.classNames();
         VisionTransformer vit = Backbones.assemble(backbone, spec, Math.max(1, classes.size()));
-        Map<String, Tensor> train = vit.trainableParameters();
+        Map<String, Tensor> train = vit.savedParameters();   // trainables and frozen method tensors (E2VPT masks)
         try (NoGradGuard g = new NoGradGuard()) {
             train.forEach((n, t) -> Tensors.copyInto(t, taskFile, tf.tensors(), n, "the task file"));
         }

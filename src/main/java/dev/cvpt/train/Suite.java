@@ -48,9 +48,16 @@ public final class Suite {
             Path metrics = runDir.resolve("metrics.json");
             if (!Files.exists(metrics)) {
                 Recipe r = template.recipe();
-                Recipe rr = r.withLr(presetLr ? t.lr() : r.lr());
+                // the task lrs are CVPT's (AdamW); the SGD methods publish none, so they keep the recipe's
+                Recipe rr = r.withLr(presetLr && r.optim().optimizer().equals("adamw") ? t.lr() : r.lr());
                 MethodSpec s = template.spec();
                 MethodSpec ss = new MethodSpec(s.method(), s.insert(), presetPrompts ? t.prompts() : s.prompts(), s.deep(), s.promptDropout(), s.options());
+                var pp = PromptPresets.of(s.method(), t.id());   // VFPT / E2VPT publish their own per-task settings
+                if (presetPrompts && pp.isPresent()) {
+                    ss = new MethodSpec(s.method(), s.insert(), pp.get().prompts(), s.deep(), s.promptDropout(), s.options());
+                    if (pp.get().fraction() != null) ss = ss.withOption("fourier-fraction", pp.get().fraction());
+                    if (pp.get().kvPrompts() != null) ss = ss.withOption("kv-prompts", pp.get().kvPrompts());
+                }
                 log.println("== " + t.id() + " (lr " + rr.lr() + ", " + ss.prompts() + " prompts)");
                 Trainer.run(new Trainer.Options(root.resolve(t.id()), template.checkpoint(), runDir, ss, rr, template.threads(),
                         template.selectOnVal(), template.skipBad(), template.heads(), t.id(), template.progress()),

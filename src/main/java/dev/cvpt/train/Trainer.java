@@ -102,6 +102,7 @@ public final class Trainer {
         VisionTransformer vit = Backbones.build(o.checkpoint(), ckpt.tensors(),
                 heads, spec, data.numClasses());
         vit.dropPathRate(r.dropPath());
+        if (!resume) PromptInit.apply(vit, spec, data.train(), data.trainTransform(), r.seed(), this::say);
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
         Optimizer opt = r.optimizer(trainable);
@@ -257,7 +258,7 @@ public final class Trainer {
     private void writeTaskFile(Path file, VisionTransformer vit, Map<String, Tensor> trainable, MethodSpec spec,
                                DataSplits data, String name, ObjectNode config, Map<String, Object> metrics) throws IOException {
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
-        trainable.forEach((n, t) -> tensors.put(n, Tensors.toHost(t)));
+        vit.savedParameters().forEach((n, t) -> tensors.put(n, Tensors.toHost(t)));   // trainables + frozen method tensors
         ObjectNode info = JSON.createObjectNode();
         info.put("format", "cvpt-task/1");
         info.put("name", name);
@@ -268,6 +269,9 @@ public final class Trainer {
             info.put("deep", spec.deep());
         }
         if (!spec.options().isEmpty()) info.set("options", JSON.valueToTree(spec.options()));
+        Map<String, String> official = new LinkedHashMap<>();
+        tensors.keySet().forEach(n -> { String o = vit.method().officialName(n); if (!o.equals(n)) official.put(n, o); });
+        if (!official.isEmpty()) info.set("official_names", JSON.valueToTree(official));   // names in the official code's state dict
         info.put("num_classes", data.numClasses());
         info.set("classes", JSON.valueToTree(data.classNames()));
         ObjectNode pre = info.putObject("preprocessing");
