@@ -66,7 +66,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Trainer.Options opts;
         if (resume != null) {
-            opts = fromRun(resume);
+            opts = fromRun(resume, threads, skipBad, heads, !noProgress && System.console() != null);
         } else {
             if (data == null || checkpoint == null || out == null)
                 throw new UserException("train needs --data DIR, --checkpoint CKPT and --out RUNDIR (or --resume RUNDIR)");
@@ -99,7 +99,7 @@ public final class TrainCommand implements Callable<Integer> {
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }
 
     /** The options of an earlier run, from its run.json. */
-    private Trainer.Options fromRun(Path runDir) throws IOException {
+    static Trainer.Options fromRun(Path runDir, int threads, boolean skipBad, Integer heads, boolean progress) throws IOException {
         Path f = runDir.resolve("run.json");
         if (!Files.exists(f)) throw new UserException(runDir + ": not a run folder (no run.json)");
         JsonNode c = new ObjectMapper().readTree(Files.readString(f));
@@ -109,6 +109,6 @@ public final class TrainCommand implements Callable<Integer> {
         int t = threads > 0 ? threads : c.path("threads").asInt(threadCount(0));
         return new Trainer.Options(Path.of(c.path("data").asText()), Path.of(c.path("checkpoint").asText()), runDir, spec, recipe,
                 t, c.path("select_on_val").asBoolean(), skipBad, heads == null ? OptionalInt.empty() : OptionalInt.of(heads),
-                c.path("name").asText(), !noProgress && System.console() != null);
+                c.path("name").asText(), progress);
     }
 }
