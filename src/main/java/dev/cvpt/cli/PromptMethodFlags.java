@@ -148,7 +148,10 @@ public final class PromptMethodFlags {
             double wd = sgd && !given("--wd") ? SGD_WD : r.weightDecay();
             return new Recipe(r.epochs(), r.batch(), lr, wd, r.warmupEpochs(), dropPath, r.promptDropout(), r.seed(), r.evalEvery(), o);
         } catch (IllegalArgumentException e) {
-            throw new UserException(e.getMessage());
+            String m = e.getMessage();
+            String flag = m.startsWith("unknown optimizer") ? "--optimizer: " : m.startsWith("unknown weight-decay") ? "--wd-rule: "
+                    : m.startsWith("unknown lr schedule") ? "--lr-schedule: " : m.startsWith("momentum") ? "--momentum: " : "";
+            throw new UserException(flag + m);
         }
     }
 }
