@@ -3,7 +3,8 @@
 one step = zero_grad + forward (train mode; E2VPT: prompt dropout 0.1) + cross-entropy + backward +
 the method's official optimizer (VFPT/E2VPT: SGD momentum 0.9, wd 1e-3 except head.bias; SPT: AdamW
 groups, wd 0.01 / head 0.01 / bias 0). Same defaults as our bench: 10 prompts, VFPT α 0.5, E2VPT
-5 KV prompts, no masks, 100 classes. Prints one JSON line per run (median step, images/s, peak RSS).
+5 KV prompts, no masks, 100 classes. Prints one JSON line per run (median step, images/s, CPU seconds
+per step (the comparable figure on a shared machine), peak RSS).
 
   /usr/bin/python3 scripts/bench-prompt-methods.py --method vfpt --size tiny --batch 8 --steps 3 --threads 1
 """
@@ -48,18 +49,19 @@ def main():
     y = torch.randint(0, a.num_classes, (a.batch,))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
     model.train()
-    times = []
+    times, cpu = [], []
     for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     st = sorted(times[a.warmup:])
     med = st[len(st) // 2] if len(st) % 2 else (st[len(st) // 2 - 1] + st[len(st) // 2]) / 2
     print(json.dumps(dict(code=f'{a.method}_ref.py', mode='train', method=a.method, size=a.size, batch=a.batch, prompts=a.prompts,
                           threads=torch.get_num_threads(), step_s_median=round(med, 4), images_per_s=round(a.batch / med, 2),
-                          step_s_all=[round(t, 4) for t in times], trainable_params=sum(p.numel() for p in params),
+                          step_s_all=[round(t, 4) for t in times], cpu_s_all=[round(t, 2) for t in cpu], trainable_params=sum(p.numel() for p in params),
                           rss_model_mib=round(rss_before, 1),
                           peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024., 1), torch=torch.__version__)),
           flush=True)

@@ -75,6 +75,7 @@ class PromptOptionsTest {
         assertEquals(0f, st.tensors().get("prompt_soft_tokens_pieces_mask_cls_token").toFloats()[3]);
         Path micro = Fixtures.micro("npz");
         String data = Fixtures.data().toString();
+        assertEquals(0, Cli.run("eval", "--data", data, "--task", task.toString(), "--threads", "1").rc());   // the file itself loads
         record Case(String name, Path task, String... fragments) {}
         Case[] cases = {
                 new Case("KV prompts of another count", edit(task, "kv3", t -> { }, i -> ((ObjectNode) i.get("options")).put("kv-prompts", 3)),

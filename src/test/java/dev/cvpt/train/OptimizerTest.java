@@ -115,6 +115,18 @@ class OptimizerTest {
         assertThrows(IllegalArgumentException.class, () -> new WeightDecay("none", 0.1, -1));
     }
 
+    /** run.json holds the recipe with its optim; --resume reads it back (and old run.json without optim means CVPT's). */
+    @Test
+    void recipeJsonRoundTrip() throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        Recipe r = Recipe.official().withOptim(Recipe.Optim.spt(3.0)).withLr(5e-3);
+        assertEquals(r, json.treeToValue(json.valueToTree(r), Recipe.class));
+        var old = (com.fasterxml.jackson.databind.node.ObjectNode) json.valueToTree(Recipe.official());
+        old.remove("optim");
+        assertEquals(Recipe.official(), json.treeToValue(old, Recipe.class));
+        assertEquals(Recipe.Optim.CVPT, Recipe.official().optim());
+    }
+
     @Test
     void schedules() {
         LrSchedule k = LrSchedule.of(LrSchedule.KMNP, 1.0, 100, 10);
