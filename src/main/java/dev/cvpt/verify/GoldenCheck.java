@@ -254,7 +254,7 @@ public final class GoldenCheck {
         return t;
     }
 
-    private static JsonNode config(Path caseFile) {
+    static JsonNode config(Path caseFile) {
         return root(caseFile).get("config");
     }
 
