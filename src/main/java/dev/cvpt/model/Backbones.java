@@ -140,6 +140,10 @@ public final class Backbones {
                 yield spec.method().equals("cvpt") ? new Cvpt(p, spec.insert(), spec.promptDropout())
                         : new Vpt(p, spec.promptDropout());
             }
+            case "lora" -> Lora.create(cfg, spec);
+            case "adapter" -> Adapter.create(cfg, spec);
+            case "adaptformer" -> AdaptFormer.create(cfg, spec);
+            case "dyt" -> Dyt.create(cfg, spec);
             case "linear" -> new LinearProbe();
             case "full" -> new FullFinetune();
             default -> throw new IllegalArgumentException(spec.method());

@@ -23,7 +23,8 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
         method = method.toLowerCase(Locale.ROOT);
         switch (method) {
             case "cvpt", "vpt", "linear", "full" -> { }
-            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full)");
+            case "lora", "adapter", "adaptformer", "dyt" -> { }   // adapter methods (their own files)
+            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full, lora, adapter, adaptformer, dyt)");
         }
         if (method.equals("cvpt") && (insert < 1 || insert > 5))
             throw new IllegalArgumentException("insert must be 1..5, got " + insert);
