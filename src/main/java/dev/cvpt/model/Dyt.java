@@ -47,6 +47,7 @@ public final class Dyt implements TuningMethod, Draws.Source {
     private final boolean distill;
     private final Draws draws = new Draws();
     private final ThreadLocal<Pass> pass = new ThreadLocal<>();
+    private Tensor normScale, normShift;   // ImageNet-normalised → mean/std 0.5 (null: as given)
 
     private Dyt(double dropout, double scale, double tau, double rate, double rateWeight, boolean distill) {
         this.dropout = dropout;
@@ -76,6 +77,23 @@ public final class Dyt implements TuningMethod, Draws.Source {
         double s = spec.doubleOption("dyt-scale", 1.0);
         if (!Double.isFinite(s)) throw new IllegalArgumentException("--dyt-scale must be a finite number, got " + s);
         Dyt m = new Dyt(p, s, tau, rate, w, spec.booleanOption("dyt-distill", true));
+        String norm = spec.stringOption("dyt-norm", "inception");
+        switch (norm) {
+            case "inception" -> {
+                // x = y·std + mean (ImageNet), then (x − 0.5)/0.5 = y·(2·std) + (2·mean − 1), per channel
+                float[] a = new float[3], c = new float[3];
+                for (int ch = 0; ch < 3; ch++) {
+                    a[ch] = 2 * dev.cvpt.data.Transforms.STD[ch];
+                    c[ch] = 2 * dev.cvpt.data.Transforms.MEAN[ch] - 1;
+                }
+                m.normScale = dev.cvpt.engine.Tensors.fromFloats(a, 1, 3, 1, 1);
+                m.normShift = dev.cvpt.engine.Tensors.fromFloats(c, 1, 3, 1, 1);
+                m.normScale.retainReference();
+                m.normShift.retainReference();
+            }
+            case "imagenet" -> { }
+            default -> throw new IllegalArgumentException("--dyt-norm must be inception or imagenet, got '" + norm + "'");
+        }
         int C = cfg.dim();
         for (int i = 0; i < cfg.depth(); i++) {
             String a = adapter(i), g = selector(i);
@@ -100,6 +118,14 @@ public final class Dyt implements TuningMethod, Draws.Source {
     @Override public String name() { return NAME; }
 
     @Override public Map<String, Tensor> parameters() { return params; }
+
+    /**
+     * DyT's preprocessing (Normalize mean/std 0.5, the default {@code dyt-norm inception}) from the
+     * ImageNet-normalised images of the loaders: exact up to float rounding.
+     */
+    @Override public Tensor inputImages(Tensor images) {
+        return normScale == null ? images : images.mul(normScale).add(normShift);
+    }
 
     /** The official code's backbone (timm 0.9.12, torch 1.8) scales q before q·kᵀ, unfused. */
     @Override public boolean unfusedAttention() { return true; }
@@ -187,21 +213,34 @@ public final class Dyt implements TuningMethod, Draws.Source {
         boolean complete = p != null && p.complete;
         String prefix = p == null ? "" : p.prefix;
         return new BlockHooks() {
-            @Override public Tensor mlpBranch(Block block, Tensor y, Tensor idx) {
-                if (complete) return block.mlp(block.norm2(y));
-                long b = y.size(0), t = y.size(1);
+            private Tensor hard, gate;   // of this block's patch tokens [B, N−1, 1], made once
+
+            /** The dispatcher's gates for the stream y (every sample), recorded for the forward's caller. */
+            private void gates(Tensor y) {
+                if (gate != null) return;
+                long t = y.size(1);
                 String g = selector(i);
                 Tensor logits = linear(y.narrow(1, 1, t - 1), params.get(g + "mlp_head.weight"), params.get(g + "mlp_head.bias"));
                 Tensor soft = training
                         ? logits.add(draws.gumbel(prefix + g + "gumbel1", logits)).sub(draws.gumbel(prefix + g + "gumbel2", logits)).div(scalar(tau)).sigmoid()
                         : logits.sigmoid();
-                Tensor hard = zeros_like(logits).masked_fill(soft.gt(scalar(THRESHOLD)), scalar(1.0));
-                Tensor gate = hard.sub(soft.detach()).add(soft);       // straight-through: forward value 0/1
+                hard = zeros_like(logits).masked_fill(soft.gt(scalar(THRESHOLD)), scalar(1.0));
+                gate = hard.sub(soft.detach()).add(soft);       // straight-through: forward value 0/1
                 if (p != null) {
                     p.gates.add(escape(gate));
                     p.logits.add(escape(logits));
                 }
-                if (!training && !GradMode.is_enabled()) {
+            }
+
+            private Tensor withCls(Tensor g) {
+                return cat(new TensorVector(ones(g.size(0), 1, 1), g), 1);
+            }
+
+            @Override public Tensor mlpBranch(Block block, Tensor y, Tensor idx) {
+                if (complete || training) return block.mlp(block.norm2(y));   // training: gated in mlpResidual (drop-path sees whole samples)
+                gates(y);
+                long b = y.size(0), t = y.size(1);
+                if (!GradMode.is_enabled()) {
                     // inference: the MLP runs on the kept tokens only (cls always kept)
                     Tensor keep = cat(new TensorVector(ones(b, 1), hard.view(b, t - 1)), 1).view(b * t);
                     Tensor rows = nonzero(keep).view(-1);
@@ -209,11 +248,15 @@ public final class Dyt implements TuningMethod, Draws.Source {
                     Tensor out = block.mlp(block.norm2(flat.index_select(0, rows)));
                     return zeros_like(flat).index_copy(0, rows, out).view(b, t, y.size(2));
                 }
-                Tensor full = cat(new TensorVector(ones(b, 1, 1), gate), 1);
-                return block.mlp(block.norm2(y)).mul(full);
+                return block.mlp(block.norm2(y)).mul(withCls(gate));
             }
 
             @Override public Tensor mlpResidual(Tensor y, Tensor m) {
+                if (training && !complete) {
+                    // gate · dp(mlp) = dp(gate · mlp): the gate is per token, drop-path per sample
+                    gates(y);
+                    m = m.mul(withCls(gate));
+                }
                 return y.add(m).add(adapt(i, y, training, prefix));
             }
         };

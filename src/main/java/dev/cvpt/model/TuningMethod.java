@@ -43,6 +43,12 @@ public interface TuningMethod {
     /** True when every backbone tensor trains (full fine-tuning). */
     default boolean trainsBackbone() { return false; }
 
+    /**
+     * The images as the method's official preprocessing would have made them, from the ImageNet
+     * mean/std-normalised images every loader produces (e.g. DyT's mean/std 0.5); identity by default.
+     */
+    default Tensor inputImages(Tensor images) { return images; }
+
     /** Runs once before block 0 on the embedded tokens [B, 1+N, C] (e.g. shallow VPT appends its prompts). */
     default Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) { return x; }
 

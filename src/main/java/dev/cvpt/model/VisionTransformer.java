@@ -105,7 +105,7 @@ public final class VisionTransformer {
      * tokens and the output of every block (for golden comparisons).
      */
     public Tensor features(Tensor images, boolean training, List<Tensor> taps) {
-        Tensor x = Scopes.keep(() -> embed(images));
+        Tensor x = Scopes.keep(() -> embed(method.inputImages(images)));
         if (taps != null) taps.add(x);
         Tensor e = x;
         x = Scopes.keep(() -> method.beforeBlocks(this, e, training));

@@ -77,7 +77,8 @@ final class AdapterGoldens {
                             .withOption("dyt-tau", c.path("gumbel_tau").asDouble(5))
                             .withOption("dyt-rate", c.path("flops_target").asDouble(0.5))
                             .withOption("dyt-rate-weight", c.path("flops_loss_weight").asDouble(2))
-                            .withOption("dyt-distill", c.path("distill").asBoolean(true));
+                            .withOption("dyt-distill", c.path("distill").asBoolean(true))
+                            .withOption("dyt-norm", "imagenet");   // a case's images are the model's input as they are
                 }
             }
         } catch (IllegalArgumentException e) {
