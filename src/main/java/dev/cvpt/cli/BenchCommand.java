@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
         description = {"Training-step or inference throughput and peak memory on random weights; prints one JSON line",
                 "with the fields of shared/reference/bench.py (the PyTorch baseline), so the two compare directly."})
 public final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, cvpt-shallow, vpt-deep, vpt-shallow, linear, full, vfpt, e2vpt or spt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, cvpt-shallow, vpt-deep, vpt-shallow, linear, full, vfpt, e2vpt, spt, lora, adapter, adaptformer or dyt (default: ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--size", defaultValue = "tiny", description = "micro, tiny, small or base (default: ${DEFAULT-VALUE}).")
     String size;
@@ -28,10 +28,19 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--num-classes", defaultValue = "100") int numClasses;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Mixin PromptMethodFlags methodFlags;
+    @Option(names = "--task", paramLabel = "FILE", description = "Adapter methods: bench this task file's model (its learned tensors) instead of random weights.") java.nio.file.Path task;
+    @Option(names = "--checkpoint", paramLabel = "CKPT", description = "With --task: its backbone (default: the one it records).") java.nio.file.Path checkpoint;
+    @Mixin AdapterMethodFlags adapterFlags;
     @Mixin DebugOption debug;
 
     @Override
     public Integer call() throws Exception {
+        if (AdapterMethodFlags.handles(method)) {   // each against its baseline, same run (AdapterBench)
+            var spec = adapterFlags.apply(new dev.cvpt.model.MethodSpec(method, insert, prompts, true, 0.1));
+            System.out.println(new ObjectMapper().writeValueAsString(dev.cvpt.bench.AdapterBench.run(new dev.cvpt.bench.AdapterBench.Options(
+                    spec, size, batch, steps, warmup, TrainCommand.threadCount(threads), mode, numClasses, seed, task, checkpoint))));
+            return Main.OK;
+        }
         Bench.Options o;
         try {
             o = new Bench.Options(method, size, batch, steps, warmup, TrainCommand.threadCount(threads), mode, prompts, insert,

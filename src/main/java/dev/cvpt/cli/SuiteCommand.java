@@ -39,17 +39,18 @@ public final class SuiteCommand implements Callable<Integer> {
     @Option(names = "--heads") Integer heads;
     @Option(names = "--no-progress") boolean noProgress;
     @Mixin PromptMethodFlags methodFlags;
+    @Mixin AdapterMethodFlags adapterFlags;
     @Mixin DebugOption debug;
 
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
-        MethodSpec spec = methodFlags.apply(PromptMethodFlags.spec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1), null);
-        Recipe recipe = methodFlags.apply(new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery), spec);
+        MethodSpec spec = adapterFlags.apply(methodFlags.apply(PromptMethodFlags.spec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1), null));
+        Recipe recipe = adapterFlags.recipe(method, methodFlags.apply(new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery), spec));
         Files.createDirectories(out);
         var rows = Suite.run(data, out, Suite.template(checkpoint, spec, recipe, t, selectOnVal, skipBad,
                 heads == null ? OptionalInt.empty() : OptionalInt.of(heads), !noProgress && System.console() != null),
-                lr == null, prompts == null, tasks == null ? List.of() : tasks, System.err);
+                lr == null && !AdapterMethodFlags.handles(method), prompts == null, tasks == null ? List.of() : tasks, System.err);
         System.out.print(Files.readString(out.resolve("suite.md")));
         return rows.isEmpty() ? Main.FAILED : Main.OK;
     }

@@ -34,7 +34,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--preset", paramLabel = "TASK", description = "Official lr and prompt count of a VTAB (cifar, dmlab, ...) or FGVC (CUB, ...) task.")
     String preset;
-    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, vpt, linear, full, vfpt, e2vpt or spt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "cvpt", description = "cvpt, vpt, linear, full, vfpt, e2vpt, spt, lora, adapter, adaptformer or dyt (default: ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--insert", defaultValue = "3", description = "CVPT insert position 1-5 (default: ${DEFAULT-VALUE}).")
     int insert;
@@ -60,6 +60,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--name", description = "Task name (default: the data folder's name).") String name;
     @Option(names = "--no-progress", description = "No progress bar (one line per epoch).") boolean noProgress;
     @Mixin PromptMethodFlags methodFlags;
+    @Mixin AdapterMethodFlags adapterFlags;
     @Mixin DebugOption debug;
 
     @Override
@@ -80,8 +81,8 @@ public final class TrainCommand implements Callable<Integer> {
                 if (prompts == null) p = v.map(VtabTask::prompts).orElseGet(() -> f.get().prompts());
             }
             int every = evalEvery != null ? evalEvery : Files.exists(data.resolve("test.txt")) ? 10 : 1;
-            MethodSpec spec = methodFlags.apply(PromptMethodFlags.spec(method, insert, p, !shallow, promptDropout), preset);
-            Recipe recipe = methodFlags.apply(new Recipe(epochs, batch, peak, wd, warmup, dropPath, promptDropout, seed, every), spec);
+            MethodSpec spec = adapterFlags.apply(methodFlags.apply(PromptMethodFlags.spec(method, insert, p, !shallow, promptDropout), preset));
+            Recipe recipe = adapterFlags.recipe(method, methodFlags.apply(new Recipe(epochs, batch, peak, wd, warmup, dropPath, promptDropout, seed, every), spec));
             opts = new Trainer.Options(data, checkpoint, out, spec, recipe, threadCount(threads), selectOnVal, skipBad,
                     heads == null ? OptionalInt.empty() : OptionalInt.of(heads), name, !noProgress && System.console() != null);
         }

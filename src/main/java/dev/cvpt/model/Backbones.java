@@ -143,6 +143,7 @@ public final class Backbones {
             case "vfpt" -> Vfpt.create(cfg, spec, params);
             case "e2vpt" -> E2vpt.create(cfg, spec, params);
             case "spt" -> Spt.create(cfg, spec, params);
+            case "lora", "adapter", "adaptformer", "dyt" -> methodFor(cfg, spec);
             case "linear" -> new LinearProbe();
             case "full" -> new FullFinetune();
             default -> throw new IllegalArgumentException(spec.method());
@@ -150,6 +151,17 @@ public final class Backbones {
         VisionTransformer vit = new VisionTransformer(cfg, params, method);
         vit.freeze();
         return vit;
+    }
+
+    /** An adapter method (lora, adapter, adaptformer, dyt) from its options; IllegalArgumentException naming a bad flag. */
+    public static TuningMethod methodFor(VitConfig cfg, MethodSpec spec) {
+        return switch (spec.method()) {
+            case "lora" -> Lora.create(cfg, spec);
+            case "adapter" -> Adapter.create(cfg, spec);
+            case "adaptformer" -> AdaptFormer.create(cfg, spec);
+            case "dyt" -> Dyt.create(cfg, spec);
+            default -> throw new IllegalArgumentException(spec.method());
+        };
     }
 
     /** U(-bound, bound), drawn as torch does for xavier_uniform_ / nn.Linear (rand*2-1)*bound. */

@@ -10,7 +10,7 @@ import org.bytedeco.pytorch.Tensor;
  *   x = enter(x)
  *   y = x + dp(attnBranch(x, attn(norm1 x)))         attn: prefix keys/values, linear deltas
  *   y = afterAttention(y)
- *   z = y + dp(mlpBranch(y))                          default mlp(norm2 y), linear deltas
+ *   z = mlpResidual(y, dp(mlpBranch(y)))              default y + dp(mlp(norm2 y)), linear deltas
  *   return exit(z)
  * </pre>
  * Every default leaves the plain block. In the cls-only last block, {@code attnBranch},
@@ -46,6 +46,14 @@ public interface BlockHooks {
 
     /** The MLP branch before drop-path for the stream rows {@code y}: by default {@code mlp(norm2 y)}. */
     default Tensor mlpBranch(Block block, Tensor y, Tensor idx) { return block.mlp(block.norm2(y)); }
+
+    /**
+     * The stream after the MLP residual from the stream before it {@code y} (every sample) and the
+     * MLP branch after drop-path {@code m} (every sample; zero rows where stochastic depth dropped
+     * one): by default {@code y + m}. For terms that drop-path must not touch or that act on the
+     * drop-path'ed branch (serial adapters).
+     */
+    default Tensor mlpResidual(Tensor y, Tensor m) { return y.add(m); }
 
     /** The stream leaving the block. */
     default Tensor exit(Tensor z) { return z; }

@@ -24,7 +24,8 @@ public record MethodSpec(String method, int insert, int prompts, boolean deep, d
         switch (method) {
             case "cvpt", "vpt", "linear", "full" -> { }
             case "vfpt", "e2vpt", "spt" -> { }   // prompt methods of the related work (their own files)
-            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full, vfpt, e2vpt, spt)");
+            case "lora", "adapter", "adaptformer", "dyt" -> { }   // adapter methods (their own files)
+            default -> throw new IllegalArgumentException("unknown method '" + method + "' (cvpt, vpt, linear, full, vfpt, e2vpt, spt, lora, adapter, adaptformer, dyt)");
         }
         if (method.equals("cvpt") && (insert < 1 || insert > 5))
             throw new IllegalArgumentException("insert must be 1..5, got " + insert);

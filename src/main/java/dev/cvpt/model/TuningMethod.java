@@ -35,8 +35,37 @@ public interface TuningMethod {
      */
     default String officialName(String name) { return name; }
 
+    /**
+     * Other names under which the official code's state dict holds some of {@link #parameters()}
+     * (alias → official name, e.g. NOAH's {@code adapter.sampled_bias_1} for {@code adapter.ln2.bias}):
+     * written to task files too and accepted when reading one.
+     */
+    default Map<String, String> aliases() { return Map.of(); }
+
+    /** One training step's objective: the logits (for the accuracy) and the loss to minimise. */
+    record Objective(Tensor logits, Tensor loss) {}
+
+    /** The training objective of a batch; by default the cross-entropy of the training-mode forward. */
+    default Objective trainingObjective(VisionTransformer vit, Tensor images, Tensor labels) {
+        Tensor logits = vit.forward(images, true);
+        return new Objective(logits, org.bytedeco.pytorch.global.torch.cross_entropy(logits, labels));
+    }
+
+    /**
+     * Whether the self-attention runs unfused as {@code softmax((q·d^-½)·kᵀ)·v} (timm ≥ 0.9 on torch &lt; 2,
+     * the backbone of DyT's official code) instead of scaled_dot_product_attention: the same math,
+     * other float rounding, which gradients summed over many tokens can magnify.
+     */
+    default boolean unfusedAttention() { return false; }
+
     /** True when every backbone tensor trains (full fine-tuning). */
     default boolean trainsBackbone() { return false; }
+
+    /**
+     * The images as the method's official preprocessing would have made them, from the ImageNet
+     * mean/std-normalised images every loader produces (e.g. DyT's mean/std 0.5); identity by default.
+     */
+    default Tensor inputImages(Tensor images) { return images; }
 
     /** Runs once before block 0 on the embedded tokens [B, 1+N, C] (e.g. shallow VPT appends its prompts). */
     default Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) { return x; }

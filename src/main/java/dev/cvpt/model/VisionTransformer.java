@@ -27,6 +27,7 @@ import static org.bytedeco.pytorch.global.torch.layer_norm;
 import static org.bytedeco.pytorch.global.torch.matmul;
 import static org.bytedeco.pytorch.global.torch.softmax;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
+import static org.bytedeco.pytorch.global.torch.zeros_like;
 
 /**
  * The timm 0.5.4 ViT, with the hooks the tuning methods need. Parameters are kept under timm
@@ -120,7 +121,7 @@ public final class VisionTransformer {
      * tokens and the output of every block (for golden comparisons).
      */
     public Tensor features(Tensor images, boolean training, List<Tensor> taps) {
-        Tensor x = Scopes.keep(() -> embed(images));
+        Tensor x = Scopes.keep(() -> embed(method.inputImages(images)));
         if (taps != null) taps.add(x);
         Tensor e = x;
         x = Scopes.keep(() -> method.beforeBlocks(this, e, training));
@@ -176,7 +177,7 @@ public final class VisionTransformer {
             Tensor r = rows(in, k);
             return h.attnBranch(r, selfAttention(i, norm(i, 1, r), 0, h), k);
         }));
-        return h.exit(residual(i, y, training, k -> h.mlpBranch(new BlockHooks.Block(this, i, h), rows(y, k), k)));
+        return h.exit(mlpResidual(i, y, training, h));
     }
 
     /**
@@ -188,7 +189,30 @@ public final class VisionTransformer {
         Tensor in0 = in.narrow(1, 0, 1);
         Tensor y = h.afterAttention(residual(i, in0, training,
                 k -> h.attnBranch(rows(in0, k), selfAttention(i, norm(i, 1, rows(in, k)), 1, h), k)));
-        return h.exit(residual(i, y, training, k -> h.mlpBranch(new BlockHooks.Block(this, i, h), rows(y, k), k)));
+        return h.exit(mlpResidual(i, y, training, h));
+    }
+
+    /** {@code hooks.mlpResidual(y, dropPath(mlpBranch(y)))}, the branch computed only for the samples stochastic depth keeps. */
+    private Tensor mlpResidual(int i, Tensor y, boolean training, BlockHooks h) {
+        return h.mlpResidual(y, dropPathBranch(i, y, training, k -> h.mlpBranch(new BlockHooks.Block(this, i, h), rows(y, k), k)));
+    }
+
+    /**
+     * {@code dropPath(branch)} for every sample of {@code base}, computing the branch only for the kept
+     * samples (see {@link #residual}; the dropped rows are zeros). {@code base + dropPathBranch(..)}
+     * has the values of {@link #residual}, bit for bit.
+     */
+    public Tensor dropPathBranch(int i, Tensor base, boolean training, Function<Tensor, Tensor> branch) {
+        double rate = dropRate(i);
+        if (!training || rate == 0) return branch.apply(null);
+        long b = base.size(0);
+        Tensor keep = bernoulli(full(new long[]{b, 1, 1}, scalar(1 - rate)), Rand.generator());
+        float[] k = Tensors.toFloats(keep);
+        long[] kept = IntStream.range(0, k.length).filter(j -> k[j] != 0).mapToLong(j -> j).toArray();
+        if (kept.length == b) return branch.apply(null).div(scalar(1 - rate));
+        if (kept.length == 0) return zeros_like(base);
+        Tensor idx = Tensors.fromLongs(kept, kept.length);
+        return zeros_like(base).index_add(0, idx, branch.apply(idx).div(scalar(1 - rate)));
     }
 
     /** attn(norm1(x)). */
@@ -334,7 +358,9 @@ public final class VisionTransformer {
         return delta == null ? out : out.add(delta);
     }
 
-    private static Tensor sdpa(Tensor q, Tensor k, Tensor v) {
+    private Tensor sdpa(Tensor q, Tensor k, Tensor v) {
+        if (method.unfusedAttention())
+            return matmul(softmax(matmul(q.mul(scalar(1 / Math.sqrt(q.size(-1)))), k.transpose(-2, -1)), -1), v);
         return scaled_dot_product_attention(q, k, v);
     }
 

@@ -88,10 +88,17 @@ public final class Predictor implements AutoCloseable {
                     + backbone.file().getFileName() + " takes " + img + "x" + img + " images");
         MethodSpec spec = tf.spec();
         List<String> classes = tf.classNames();
-        VisionTransformer vit = Backbones.assemble(backbone, spec, Math.max(1, classes.size()));
+        VisionTransformer vit;
+        try {
+            vit = Backbones.assemble(backbone, spec, Math.max(1, classes.size()));
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(taskFile, null, "task description: " + e.getMessage());
+        }
         Map<String, Tensor> train = vit.savedParameters();   // trainables and frozen method tensors (E2VPT masks)
+        Map<String, dev.cvpt.io.HostTensor> saved = new java.util.HashMap<>(tf.tensors());
+        vit.method().aliases().forEach((alias, n) -> { if (!saved.containsKey(n) && saved.containsKey(alias)) saved.put(n, saved.get(alias)); });
         try (NoGradGuard g = new NoGradGuard()) {
-            train.forEach((n, t) -> Tensors.copyInto(t, taskFile, tf.tensors(), n, "the task file"));
+            train.forEach((n, t) -> Tensors.copyInto(t, taskFile, saved, n, "the task file"));
         }
         train.values().forEach(t -> t.set_requires_grad(false));
         int size = tf.imageSize() > 0 ? tf.imageSize() : backbone.config().img();

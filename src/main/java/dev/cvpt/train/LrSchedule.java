@@ -20,16 +20,19 @@ import java.util.Locale;
  * <li>{@code spt}: SPT's adjust_learning_rate (utils.py L64-76), set every step with the fractional
  * epoch f = e + step/steps: f &lt; W: lr·f/W (the first step has lr 0), else
  * minLr + (lr − minLr)·½(1 + cos(π(f − W)/(E − W))), minLr 1e-8.</li>
+ * <li>{@code dyt}: DyT's adjust_learning_rate (util/lr_sched.py L9-21), the same per-step form as
+ * {@code spt} with minLr 1e-5: f &lt; W: lr·f/W (the first step has lr 0), else
+ * 1e-5 + (lr − 1e-5)·½(1 + cos(π(f − W)/(E − W))).</li>
  * </ul>
  */
 public record LrSchedule(double lr, int epochs, int warmupEpochs, double warmupLr, double minLr, String kind) {
     public static final double WARMUP_LR = 1e-6, MIN_LR = 1e-5, SPT_MIN_LR = 1e-8;
-    public static final String CVPT = "cvpt", KMNP = "kmnp", SPT = "spt";
+    public static final String CVPT = "cvpt", KMNP = "kmnp", SPT = "spt", DYT = "dyt";
 
     public LrSchedule {
         kind = kind == null ? CVPT : kind.toLowerCase(Locale.ROOT);
-        if (!kind.equals(CVPT) && !kind.equals(KMNP) && !kind.equals(SPT))
-            throw new IllegalArgumentException("unknown lr schedule '" + kind + "' (cvpt, kmnp, spt)");
+        if (!kind.equals(CVPT) && !kind.equals(KMNP) && !kind.equals(SPT) && !kind.equals(DYT))
+            throw new IllegalArgumentException("unknown lr schedule '" + kind + "' (cvpt, kmnp, spt, dyt)");
     }
 
     public LrSchedule(double lr, int epochs, int warmupEpochs, double warmupLr, double minLr) {
@@ -44,12 +47,13 @@ public record LrSchedule(double lr, int epochs, int warmupEpochs, double warmupL
         return switch (kind == null ? CVPT : kind) {
             case SPT -> new LrSchedule(lr, epochs, warmupEpochs, 0, SPT_MIN_LR, SPT);
             case KMNP -> new LrSchedule(lr, epochs, warmupEpochs, 0, 0, KMNP);
+            case DYT -> new LrSchedule(lr, epochs, warmupEpochs, 0, MIN_LR, DYT);
             default -> new LrSchedule(lr, epochs, warmupEpochs, WARMUP_LR, MIN_LR, kind);
         };
     }
 
     /** Whether the lr changes within an epoch (then use {@link #at(int, int, int)} every step). */
-    public boolean perStep() { return kind.equals(SPT); }
+    public boolean perStep() { return kind.equals(SPT) || kind.equals(DYT); }
 
     /** The lr of epoch e (its first step for per-step schedules). */
     public double at(int epoch) { return at(epoch, 0, 1); }
@@ -59,7 +63,7 @@ public record LrSchedule(double lr, int epochs, int warmupEpochs, double warmupL
         return switch (kind) {
             case KMNP -> epoch < warmupEpochs ? lr * epoch / Math.max(1, warmupEpochs)
                     : lr * 0.5 * (1 + Math.cos(Math.PI * (epoch - warmupEpochs) / (epochs - warmupEpochs)));
-            case SPT -> {
+            case SPT, DYT -> {
                 double f = epoch + (double) step / steps;
                 yield f < warmupEpochs ? lr * f / warmupEpochs
                         : minLr + (lr - minLr) * 0.5 * (1 + Math.cos(Math.PI * (f - warmupEpochs) / (epochs - warmupEpochs)));

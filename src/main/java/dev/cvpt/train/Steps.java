@@ -13,7 +13,6 @@ import org.bytedeco.pytorch.Tensor;
 import java.util.List;
 
 import static dev.cvpt.engine.Tensors.scalar;
-import static org.bytedeco.pytorch.global.torch.cross_entropy;
 
 /** One training step's forward and backward, and batched prediction, split over the cores by {@link DataParallel}. */
 public final class Steps {
@@ -39,8 +38,9 @@ public final class Steps {
                 long n = len / pieces + (piece < len % pieces ? 1 : 0);
                 // gradHooks: frozen linears may send their input gradients through oneDNN (see Linear)
                 try (PointerScope s = new PointerScope(); Linear.GradHooks hooks = Linear.gradHooks()) {
-                    Tensor logits = vit.forward(DataParallel.rows(images, start + at, n), true);
-                    Tensor l = cross_entropy(logits, DataParallel.rows(labels, start + at, n));
+                    var objective = vit.method().trainingObjective(vit, DataParallel.rows(images, start + at, n),
+                            DataParallel.rows(labels, start + at, n));   // by default CE of the training forward
+                    Tensor logits = objective.logits(), l = objective.loss();
                     if (n != b) l = l.mul(scalar((double) n / b));
                     l.backward();
                     System.arraycopy(Tensors.toLongs(logits.detach().argmax(new LongOptional(1), false)), 0, pred, (int) at, (int) n);

@@ -259,6 +259,7 @@ public final class Trainer {
                                DataSplits data, String name, ObjectNode config, Map<String, Object> metrics) throws IOException {
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         vit.savedParameters().forEach((n, t) -> tensors.put(n, Tensors.toHost(t)));   // trainables + frozen method tensors
+        vit.method().aliases().forEach((alias, n) -> tensors.put(alias, tensors.get(n)));   // e.g. NOAH's sampled_bias_1
         ObjectNode info = JSON.createObjectNode();
         info.put("format", "cvpt-task/1");
         info.put("name", name);

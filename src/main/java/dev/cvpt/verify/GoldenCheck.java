@@ -92,6 +92,7 @@ public final class GoldenCheck {
             return PromptGoldenCheck.run(caseFile, checkpointFile, root(caseFile), golden);
         Checkpoint ckpt = Checkpoint.load(checkpointFile);
         String method = text(caseFile, cfg, "method");
+        if (AdapterGoldens.handles(method)) return AdapterGoldens.run(caseFile, checkpointFile, cfg, golden, ckpt);
         MethodSpec spec = new MethodSpec(method, cfg.path("insert").asInt(3), cfg.path("prompts").asInt(10),
                 cfg.path("deep").asBoolean(true), 0.1);
         int classes = cfg.path("num_classes").asInt(-1);
@@ -136,26 +137,7 @@ public final class GoldenCheck {
                 ours.put("logits_after", Tensors.toFloats(after));
                 ours.put("loss_after", Tensors.toFloats(cross_entropy(after, labels)));
             }
-            for (var e : ours.entrySet()) {
-                HostTensor g = golden.get(e.getKey());
-                long[] shape = g != null && g.numel() == e.getValue().length ? g.shape() : new long[]{e.getValue().length};
-                computed.put(e.getKey(), HostTensor.ofFloats(e.getValue(), shape));
-                if (g == null) continue;  // e.g. blocks/* only in cases made with --blocks
-                float[] ref = g.toFloats(), mine = e.getValue();
-                if (ref.length != mine.length)
-                    throw new UserException(caseFile + ": entry " + e.getKey() + " has " + ref.length
-                            + " values, the model computed " + mine.length);
-                String key = e.getKey();
-                if (key.startsWith("after/") && golden.containsKey("init/" + key.substring(6))) {
-                    String n = key.substring(6);
-                    boolean adam = opt instanceof AdamW;   // the conditioning rule models AdamW's first step
-                    entries.put(key, compareStep(mine, ref, golden.get("init/" + n).toFloats(),
-                            adam && golden.containsKey("grad/" + n) ? golden.get("grad/" + n).toFloats() : null, lr,
-                            decayOf(cfg, n, trainable.get(n).dim(), wd)));
-                } else {
-                    entries.put(key, compare(mine, ref));
-                }
-            }
+            compareEntries(caseFile, cfg, golden, ours, trainable, opt, lr, wd, entries, computed);
         }
         return new Result(caseFile, checkpointFile, entries, computed);
     }
@@ -195,6 +177,36 @@ public final class GoldenCheck {
         for (JsonNode e : cfg.path("weight_decay_exempt")) if (e.asText().equals(name)) return 0;
         if (cfg.path("weight_decay_skips_bias_and_1d").asBoolean(false) && (ndim <= 1 || name.endsWith(".bias"))) return 0;
         return wd;
+    }
+
+    /**
+     * Compares every recomputed entry with the golden one (see the class comment; {@code after/*}
+     * relative to the update, with the AdamW conditioning rule), filling {@code entries} and
+     * {@code computed}. Entries the case lacks are only recorded in {@code computed}.
+     */
+    static void compareEntries(Path caseFile, JsonNode cfg, Map<String, HostTensor> golden, Map<String, float[]> ours,
+                               Map<String, Tensor> trainable, Optimizer opt, double lr, double wd,
+                               Map<String, Entry> entries, Map<String, HostTensor> computed) {
+        for (var e : ours.entrySet()) {
+            HostTensor g = golden.get(e.getKey());
+            long[] shape = g != null && g.numel() == e.getValue().length ? g.shape() : new long[]{e.getValue().length};
+            computed.put(e.getKey(), HostTensor.ofFloats(e.getValue(), shape));
+            if (g == null) continue;  // e.g. blocks/* only in cases made with --blocks
+            float[] ref = g.toFloats(), mine = e.getValue();
+            if (ref.length != mine.length)
+                throw new UserException(caseFile + ": entry " + e.getKey() + " has " + ref.length
+                        + " values, the model computed " + mine.length);
+            String key = e.getKey();
+            if (key.startsWith("after/") && golden.containsKey("init/" + key.substring(6))) {
+                String n = key.substring(6);
+                boolean adam = opt instanceof AdamW;   // the conditioning rule models AdamW's first step
+                entries.put(key, compareStep(mine, ref, golden.get("init/" + n).toFloats(),
+                        adam && golden.containsKey("grad/" + n) ? golden.get("grad/" + n).toFloats() : null, lr,
+                        decayOf(cfg, n, trainable.get(n).dim(), wd)));
+            } else {
+                entries.put(key, compare(mine, ref));
+            }
+        }
     }
 
     /** rel = max|ours − golden| / max|golden|. */
@@ -248,7 +260,7 @@ public final class GoldenCheck {
 
     private static double nanMax(double a, double b) { return Double.isNaN(a) || Double.isNaN(b) ? Double.NaN : Math.max(a, b); }
 
-    private static HostTensor need(Path file, Map<String, HostTensor> m, String name) {
+    static HostTensor need(Path file, Map<String, HostTensor> m, String name) {
         HostTensor t = m.get(name);
         if (t == null) throw new UserException(file + ": the case has no entry '" + name + "'");
         return t;

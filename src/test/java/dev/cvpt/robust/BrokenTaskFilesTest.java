@@ -60,7 +60,7 @@ class BrokenTaskFilesTest {
         }, BrokenTaskFilesTest::noop), micro, "tensor 'head.weight': expected shape [4, 64]"));
         cases.add(new Case("prompts for another count", edited("prompts7", BrokenTaskFilesTest::noop, i -> i.put("prompts", 7)), micro,
                 "tensor 'Prompt_Tokens': expected shape [4, 7, 64]"));
-        cases.add(new Case("unknown method", edited("method", BrokenTaskFilesTest::noop, i -> i.put("method", "lora")), micro, "unknown method 'lora'"));
+        cases.add(new Case("unknown method", edited("method", BrokenTaskFilesTest::noop, i -> i.put("method", "bitfit")), micro, "unknown method 'bitfit'"));
         cases.add(new Case("insert out of range", edited("insert", BrokenTaskFilesTest::noop, i -> i.put("insert", 9)), micro, "insert must be 1..5"));
         cases.add(new Case("no method", edited("nomethod", BrokenTaskFilesTest::noop, i -> i.remove("method")), micro, "has no 'method'"));
         cases.add(new Case("image size of another backbone", edited("size", BrokenTaskFilesTest::noop,
