@@ -210,7 +210,7 @@ public final class GoldenCheck {
         return t;
     }
 
-    private static JsonNode config(Path caseFile) {
+    static JsonNode config(Path caseFile) {
         String name = caseFile.getFileName().toString();
         Path json = caseFile.resolveSibling(name.endsWith(".npz") ? name.substring(0, name.length() - 4) + ".json" : name + ".json");
         try {
