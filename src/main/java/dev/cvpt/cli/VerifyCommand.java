@@ -11,8 +11,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", sortOptions = false,
-        description = {"Recompute a golden case of the PyTorch oracle and compare (classification: forward, backward, one AdamW step;",
-                "segmentation (config.method cvpt-seg): train = forward, loss, gradients, two SGD steps; slide = slide inference).",
+        description = {"Recompute a golden case of the PyTorch oracle (forward, backward, one AdamW step) and compare.",
                 "Prints one JSON object; exit 0 when every entry is within tolerance, 1 when not, 2 on bad input."})
 public final class VerifyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CASE.npz", description = "A golden case (its NAME.json must lie beside it).")
@@ -29,7 +28,8 @@ public final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GoldenCheck.Result r = dev.cvpt.verify.Verify.run(caseFile, checkpoint);
+        Path ckpt = checkpoint != null ? checkpoint : GoldenCheck.defaultCheckpoint(caseFile);
+        GoldenCheck.Result r = GoldenCheck.run(caseFile, ckpt);
         if (dump != null) dev.cvpt.io.Npz.write(dump, r.computed());
         System.out.println(new ObjectMapper().writeValueAsString(r.toJson()));
         return r.passed() ? Main.OK : Main.FAILED;

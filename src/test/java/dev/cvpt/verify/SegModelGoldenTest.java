@@ -12,9 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The segmentation golden cases of the PyTorch oracle (seg_ref.py): the public ones in ../shared/golden/seg
  * (cross-attention weights shared) and two small ones made with make_golden_seg.py --cross stored (the
- * released code's frozen random cross-attention), recomputed by {@link SegGoldenCheck} at rel 1e-5.
+ * released code's frozen random cross-attention), recomputed by {@link SegModelCheck} at rel 1e-5.
  */
-class SegGoldenTest {
+class SegModelGoldenTest {
     static Path seg(String name) { return TestData.shared().resolve("golden/seg").resolve(name); }
 
     private static void passes(Path c, Path ckpt, String... mustHave) {
@@ -53,9 +53,9 @@ class SegGoldenTest {
     @Test
     void aWrongLearningRateFails() {
         // the after/ entries are relative to the update: a step at another lr is far outside the allowance
-        double wrong = SegGoldenCheck.compareStep(new float[]{1.0f + 1.1e-3f}, new float[]{1.0f + 1e-3f}, new float[]{1.0f}).relConditioned();
+        double wrong = SegModelCheck.compareStep(new float[]{1.0f + 1.1e-3f}, new float[]{1.0f + 1e-3f}, new float[]{1.0f}).relConditioned();
         assertTrue(wrong > 1e-2, "relConditioned " + wrong);
-        double ulp = SegGoldenCheck.compareStep(new float[]{Math.nextUp(1.0f + 1e-6f)}, new float[]{1.0f + 1e-6f}, new float[]{1.0f}).relConditioned();
+        double ulp = SegModelCheck.compareStep(new float[]{Math.nextUp(1.0f + 1e-6f)}, new float[]{1.0f + 1e-6f}, new float[]{1.0f}).relConditioned();
         assertEquals(0.0, ulp);
     }
 }

@@ -37,11 +37,11 @@ import java.util.OptionalInt;
  * passes when its difference is within 2 ulp of the golden value plus RTOL of the update
  * ({@code rel_conditioned}); a wrong lr, momentum or gradient moves elements by far more.
  */
-public final class SegGoldenCheck {
+public final class SegModelCheck {
     public static final double RTOL = 1e-5;
     static final int ULPS = 2;
 
-    private SegGoldenCheck() {}
+    private SegModelCheck() {}
 
     /** True when the case is a segmentation case this class recomputes (train or slide). */
     public static boolean handles(Path caseFile) {
