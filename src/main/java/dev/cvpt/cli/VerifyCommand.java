@@ -1,7 +1,7 @@
 package dev.cvpt.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.cvpt.verify.GoldenCheck;
+import dev.cvpt.verify.GoldenCases;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -11,7 +11,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", sortOptions = false,
-        description = {"Recompute a golden case of the PyTorch oracle (forward, backward, one AdamW step) and compare.",
+        description = {"Recompute a golden case of the PyTorch oracle (forward, backward, one AdamW step) and compare;",
+                "segmentation cases dispatch on their config.kind (metrics, resize: compared exactly).",
                 "Prints one JSON object; exit 0 when every entry is within tolerance, 1 when not, 2 on bad input."})
 public final class VerifyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CASE.npz", description = "A golden case (its NAME.json must lie beside it).")
@@ -28,10 +29,9 @@ public final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path ckpt = checkpoint != null ? checkpoint : GoldenCheck.defaultCheckpoint(caseFile);
-        GoldenCheck.Result r = GoldenCheck.run(caseFile, ckpt);
+        GoldenCases.Outcome r = GoldenCases.run(caseFile, checkpoint);   // dispatches on config.kind
         if (dump != null) dev.cvpt.io.Npz.write(dump, r.computed());
-        System.out.println(new ObjectMapper().writeValueAsString(r.toJson()));
+        System.out.println(new ObjectMapper().writeValueAsString(r.json()));
         return r.passed() ? Main.OK : Main.FAILED;
     }
 }
