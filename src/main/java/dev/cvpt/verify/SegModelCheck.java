@@ -43,12 +43,6 @@ public final class SegModelCheck {
 
     private SegModelCheck() {}
 
-    /** True when the case is a segmentation case this class recomputes (train or slide). */
-    public static boolean handles(Path caseFile) {
-        JsonNode c = GoldenCheck.config(caseFile);
-        return c.path("method").asText().equals("cvpt-seg") && List.of("train", "slide").contains(c.path("kind").asText());
-    }
-
     /** The spec a case describes (dropouts off: the oracle is deterministic). */
     static SegSpec spec(Path file, JsonNode c) {
         try {
@@ -67,6 +61,12 @@ public final class SegModelCheck {
     private static HeadSpec head(JsonNode n) {
         return new HeadSpec(n.get("in_index").asInt(), n.get("channels").asInt(), n.get("num_convs").asInt(),
                 n.get("up_scale").asInt(), n.get("kernel_size").asInt(), n.get("loss_weight").asDouble());
+    }
+
+    /** The {@link GoldenCases} entry for kinds train and slide; checkpoint null: config.ckpt next to the case. */
+    static GoldenCases.Outcome outcome(Path caseFile, Path checkpoint) {
+        GoldenCheck.Result r = run(caseFile, checkpoint != null ? checkpoint : GoldenCheck.defaultCheckpoint(caseFile));
+        return new GoldenCases.Outcome(r.passed(), r.toJson(), r.computed());
     }
 
     public static GoldenCheck.Result run(Path caseFile, Path checkpointFile) {

@@ -18,7 +18,7 @@ class SegModelGoldenTest {
     static Path seg(String name) { return TestData.shared().resolve("golden/seg").resolve(name); }
 
     private static void passes(Path c, Path ckpt, String... mustHave) {
-        GoldenCheck.Result r = Verify.run(c, ckpt);
+        GoldenCheck.Result r = SegModelCheck.run(c, ckpt != null ? ckpt : GoldenCheck.defaultCheckpoint(c));
         assertTrue(r.passed(), "over tolerance: " + r.overTolerance() + " " + r.toJson());
         for (String k : mustHave) assertTrue(r.entries().containsKey(k), k + " not compared");
         for (var e : r.entries().entrySet())
@@ -47,6 +47,7 @@ class SegModelGoldenTest {
     @Test
     void cliExitCodes() {
         assertEquals(Main.OK, Main.execute("verify", seg("seg_slide.npz").toString()));
+        assertEquals(Main.OK, Main.execute("verify", seg("seg_pup_train.npz").toString()));
         assertEquals(Main.BAD_INPUT, Main.execute("verify", seg("no_such_case.npz").toString()));
     }
 
