@@ -1,5 +1,6 @@
 package dev.cvpt.model.seg;
 
+import dev.cvpt.engine.DataParallel;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.HostTensor;
@@ -54,8 +55,13 @@ public final class SegModel {
      */
     public static SegModel build(Path file, Map<String, HostTensor> tensors, OptionalInt heads, SegSpec spec) {
         Native.load();
+        return assemble(Backbones.backbone(file, tensors, heads), spec);
+    }
+
+    /** The model on loaded backbone tensors (shared, not copied, except the resized pos_embed and for full fine-tuning). */
+    public static SegModel assemble(Backbones.Backbone bb, SegSpec spec) {
+        Native.load();
         org.bytedeco.pytorch.global.torch.globalContext().setUserEnabledNNPACK(false);   // unsupported here; it only warns
-        Backbones.Backbone bb = Backbones.backbone(file, tensors, heads);
         VitConfig cfg = bb.config();
         int p = cfg.patch();
         for (int i : spec.outIndices())
@@ -220,22 +226,52 @@ public final class SegModel {
      * (the original image size; align_corners False), softmax over classes, argmax. No gradients.
      */
     public Slide slide(Tensor img, int cropH, int cropW, int strideH, int strideW, int outH, int outW) {
+        return slide(img, cropH, cropW, strideH, strideW, outH, outW, null);
+    }
+
+    /** As {@link #slide(Tensor, int, int, int, int, int, int)}, the windows split over the workers of {@code dp} (null: this thread). */
+    public Slide slide(Tensor img, int cropH, int cropW, int strideH, int strideW, int outH, int outW, DataParallel dp) {
         try (NoGradGuard g = new NoGradGuard()) {
             long b = img.size(0);
             int h = (int) img.size(2), w = (int) img.size(3);
             Tensor preds = zeros(new long[]{b, spec.numClasses(), h, w});
             Tensor count = zeros(new long[]{b, 1, h, w});
-            for (int[] win : windows(h, w, cropH, cropW, strideH, strideW)) {
-                try (PointerScope s = new PointerScope()) {
-                    Tensor crop = img.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]);
-                    preds.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]).add_(encodeDecode(crop));
-                    count.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]).add_(scalar(1));
+            List<int[]> wins = windows(h, w, cropH, cropW, strideH, strideW);
+            // each worker computes its windows' logits; they are added into the canvas in window order on this thread
+            List<List<Tensor>> parts = dp == null ? List.of(windowLogits(img, wins, 0, wins.size()))
+                    : dp.map(wins.size(), false, (c, start, len) -> {
+                        try (NoGradGuard ng = new NoGradGuard()) {
+                            return windowLogits(img, wins, (int) start, (int) len);
+                        }
+                    });
+            int at = 0;
+            for (List<Tensor> part : parts)
+                for (Tensor logits : part) {
+                    int[] win = wins.get(at++);
+                    try (PointerScope s = new PointerScope()) {
+                        preds.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]).add_(logits);
+                        count.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]).add_(scalar(1));
+                    }
+                    logits.releaseReference();   // freed now: a window of ADE logits is 150·512·512 floats
                 }
-            }
             Tensor avg = preds.div(count);
             Tensor scores = softmax(SegOps.resize(avg, outH, outW), 1);
             return new Slide(avg, count, scores, scores.argmax(new org.bytedeco.pytorch.LongOptional(1), false));
         }
+    }
+
+    private List<Tensor> windowLogits(Tensor img, List<int[]> wins, int start, int len) {
+        List<Tensor> out = new ArrayList<>();
+        for (int i = start; i < start + len; i++) {
+            int[] win = wins.get(i);
+            try (PointerScope s = new PointerScope()) {
+                Tensor crop = img.narrow(2, win[0], win[1] - win[0]).narrow(3, win[2], win[3] - win[2]);
+                Tensor k = new Tensor(encodeDecode(crop));
+                k.retainReference();   // outlives this scope; closed by the caller once added
+                out.add(k);
+            }
+        }
+        return out;
     }
 
     /** All tensors of the model as host copies under official names (debugging, tests). */
