@@ -89,6 +89,21 @@ public record SegSpec(String method, int prompts, CrossWeights cross, double dro
         return new SegSpec(method, prompts, cross, drop, promptDrop, imgH, imgW, outIndices, numClasses, decode, aux);
     }
 
+    public SegSpec withOutIndices(List<Integer> o) {
+        int n = o.size();
+        HeadSpec d = new HeadSpec(n - 1, decode.channels(), decode.numConvs(), decode.upScale(), decode.kernel(), decode.lossWeight());
+        List<HeadSpec> a = new java.util.ArrayList<>();
+        for (int j = 0; j < Math.min(aux.size(), n - 1); j++) {
+            HeadSpec h = aux.get(j);
+            a.add(new HeadSpec(j, h.channels(), h.numConvs(), h.upScale(), h.kernel(), h.lossWeight()));
+        }
+        return new SegSpec(method, prompts, cross, dropRate, promptDropout, imgH, imgW, o, numClasses, d, a);
+    }
+
+    public SegSpec withNumClasses(int k) {
+        return new SegSpec(method, prompts, cross, dropRate, promptDropout, imgH, imgW, outIndices, k, decode, aux);
+    }
+
     public SegSpec withChannels(int c) {
         HeadSpec d = new HeadSpec(decode.inIndex(), c, decode.numConvs(), decode.upScale(), decode.kernel(), decode.lossWeight());
         List<HeadSpec> a = aux.stream().map(h -> new HeadSpec(h.inIndex(), c, h.numConvs(), h.upScale(), h.kernel(), h.lossWeight())).toList();
