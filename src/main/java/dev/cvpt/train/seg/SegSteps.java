@@ -13,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 
 import static org.bytedeco.pytorch.global.torch.cat;
-import static org.bytedeco.pytorch.global.torch.get_num_threads;
-import static org.bytedeco.pytorch.global.torch.set_num_threads;
 
 /**
  * One segmentation training step's forward and backward, with BatchNorm statistics over the WHOLE batch
@@ -23,8 +21,8 @@ import static org.bytedeco.pytorch.global.torch.set_num_threads;
  *   <li>backbone: {@link DataParallel} chunks, each on its own thread and generator (dropout noise), keep
  *       their autograd graphs (none for head-only: the backbone then runs without gradients);</li>
  *   <li>heads: the chunks' outputs concatenated and detached into leaves; decode + auxiliary heads, BN in
- *       training mode over the whole batch, the loss and its backward on the calling thread (torch's
- *       intra-op threads = the workers for these convolutions): the heads' gradients and d loss / d outputs;</li>
+ *       training mode over the whole batch, the loss and its backward on the calling thread: the heads'
+ *       gradients and d loss / d outputs;</li>
  *   <li>backbone backward: each chunk back-propagates its slice of d loss / d outputs through its own graph
  *       ({@code Σ_k (out_k · g_k).sum()} whose gradient is exactly g_k); prompt gradients accumulate.</li>
  * </ol>
@@ -68,15 +66,10 @@ public final class SegSteps {
             Tensor f = chunks.size() == 1 ? chunks.get(0).get(k).detach() : cat(parts, 0);
             feats.add(f.requires_grad_(backboneGrad));
         }
-        int before = get_num_threads();
-        set_num_threads(Math.max(before, dp.workers()));
-        SegModel.Output o;
-        try {
-            o = m.headsAndLoss(feats, labels, true);
-            o.total().backward();
-        } finally {
-            set_num_threads(before);
-        }
+        // the heads run on this thread with its torch threads (1): raising them here made OpenMP's spinning team
+        // compete with the idle workers' (4x slower on 2 cores, measured)
+        SegModel.Output o = m.headsAndLoss(feats, labels, true);
+        o.total().backward();
         if (backboneGrad) {
             dp.map(b, false, (c, start, len) -> {
                 try (PointerScope s = new PointerScope()) {
