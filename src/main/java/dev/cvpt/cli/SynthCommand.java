@@ -1,6 +1,7 @@
 package dev.cvpt.cli;
 
 import dev.cvpt.UserException;
+import dev.cvpt.synth.SegSynth;
 import dev.cvpt.synth.SyntheticTasks;
 import dev.cvpt.synth.TaskSpec;
 import picocli.CommandLine.Command;
@@ -17,7 +18,11 @@ import java.util.concurrent.Callable;
                 "OUT/TASK/images/{train,val,test}/NNNNNN.png and the list files train800.txt (the train part),",
                 "val200.txt (val), train800val200.txt (both) and test.txt, whatever the counts.",
                 "Deterministic: the same options give the same bytes. A folder that already holds the same",
-                "parameters is kept as it is."})
+                "parameters is kept as it is.",
+                "With --segmentation: the synthetic segmentation task in the ADE20K layout instead,",
+                "OUT/images/{training,validation}/NNNNNN.png, OUT/annotations/{training,validation}/NNNNNN.png",
+                "(8-bit grey raw ids: 0 other, 1 disk, 2 square, 3 triangle, 4 bar) and OUT/dataset.json;",
+                "--train and --val give the counts, image sides are drawn in --min-side..--max-side."})
 public final class SynthCommand implements Callable<Integer> {
     @Option(names = "--task", split = ",", paramLabel = "NAME", completionCandidates = TaskNames.class,
             description = "Task(s), comma-separated, or 'all': ${COMPLETION-CANDIDATES}.")
@@ -44,6 +49,15 @@ public final class SynthCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: the number of cores, at most 8); does not change the output.")
     Integer threads;
 
+    @Option(names = "--segmentation", description = "Write the synthetic segmentation task (ADE20K layout) into --out.")
+    boolean segmentation;
+
+    @Option(names = "--min-side", paramLabel = "PX", defaultValue = "64", description = "With --segmentation: smallest image side (default: ${DEFAULT-VALUE}).")
+    int minSide;
+
+    @Option(names = "--max-side", paramLabel = "PX", defaultValue = "96", description = "With --segmentation: largest image side (default: ${DEFAULT-VALUE}).")
+    int maxSide;
+
     @Option(names = "--list", description = "List the tasks and exit.")
     boolean list;
 
@@ -58,7 +72,16 @@ public final class SynthCommand implements Callable<Integer> {
             }
             return Main.OK;
         }
-        if (tasks == null || tasks.isEmpty()) throw new UserException("--task is required (or --list)");
+        if (segmentation) {
+            if (out == null) throw new UserException("--out is required");
+            if (tasks != null && !tasks.isEmpty()) throw new UserException("--task does not apply to --segmentation");
+            long t0 = System.nanoTime();
+            Path dir = SegSynth.write(out, train, val, seed, minSide, maxSide);
+            System.out.printf("segmentation: %d classes (+ other = 0, reduce_zero_label), %d..%d px, %d training + %d validation -> %s (%.1f s)%n",
+                    SegSynth.CLASSES.size(), minSide, maxSide, train, val, dir, (System.nanoTime() - t0) / 1e9);
+            return Main.OK;
+        }
+        if (tasks == null || tasks.isEmpty()) throw new UserException("--task is required (or --list, or --segmentation)");
         if (out == null) throw new UserException("--out is required");
         List<String> names = tasks.size() == 1 && tasks.get(0).equals("all") ? SyntheticTasks.names() : tasks;
         for (String n : names) SyntheticTasks.spec(n);          // fail on a typo before writing anything
