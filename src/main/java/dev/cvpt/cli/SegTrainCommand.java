@@ -73,11 +73,10 @@ public final class SegTrainCommand implements Callable<Integer> {
     /** The spec from the flags; the class count comes from the data, the out indices default from the backbone's depth. */
     private SegSpec spec() {
         try {
-            int depth = dev.cvpt.model.Backbones.configOf(backbone.checkpoint, dev.cvpt.io.Checkpoint.load(backbone.checkpoint).tensors(),
-                    backbone.headsOpt().isPresent() ? backbone.headsOpt() : OptionalInt.of(1)).depth();
-            int patch = dev.cvpt.model.Backbones.configOf(backbone.checkpoint, dev.cvpt.io.Checkpoint.load(backbone.checkpoint).tensors(),
-                    OptionalInt.of(1)).patch();
-            SegSpec s = SegSpec.official(method, depth, patch, crop, 1).withPrompts(prompts).withCross(CrossWeights.parse(crossAttn))
+            // depth and patch only (the head count is irrelevant here; the model is built with the real one)
+            dev.cvpt.model.VitConfig cfg = dev.cvpt.model.Backbones.configOf(backbone.checkpoint,
+                    dev.cvpt.io.Checkpoint.load(backbone.checkpoint).tensors(), OptionalInt.of(1));
+            SegSpec s = SegSpec.official(method, cfg.depth(), cfg.patch(), crop, 1).withPrompts(prompts).withCross(CrossWeights.parse(crossAttn))
                     .withDropout(dropRate, promptDropout).withChannels(channels);
             if (outIndices != null) s = s.withOutIndices(outIndices);
             return s;

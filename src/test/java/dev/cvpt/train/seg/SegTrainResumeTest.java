@@ -73,6 +73,19 @@ class SegTrainResumeTest {
         }
         assertEquals(miou, new ObjectMapper().readTree(out.toString()).get("mIoU").asDouble(), 0.0);
 
+        // predict: a palette PNG mask (and an overlay) at the image's own size
+        Path img = data.resolve("images/validation").toFile().listFiles()[0].toPath();
+        Path masks = tmp.resolve("masks");
+        assertEquals(Main.OK, Main.execute("seg", "predict", "--task", u.resolve("shapes.safetensors").toString(), "--out", masks.toString(),
+                "--overlay", "--threads", "1", img.toString()));
+        String stem = img.getFileName().toString().replaceFirst("\\.png$", "");
+        java.awt.image.BufferedImage mask = javax.imageio.ImageIO.read(masks.resolve(stem + ".png").toFile());
+        java.awt.image.BufferedImage src = javax.imageio.ImageIO.read(img.toFile());
+        assertEquals(src.getWidth(), mask.getWidth());
+        assertEquals(src.getHeight(), mask.getHeight());
+        assertTrue(mask.getColorModel() instanceof java.awt.image.IndexColorModel, "palette PNG");
+        assertTrue(Files.size(masks.resolve(stem + "_overlay.png")) > 0);
+
         // the same run in another JVM, killed with SIGKILL mid-run, then resumed
         Path k = tmp.resolve("killed");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
