@@ -120,6 +120,32 @@ class SegTrainResumeTest {
         }
     }
 
+    /** Every method (and CVPT with stored cross-attention weights) trains, saves its own tensors, and evaluates back. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"head", "vpt", "full", "cvpt-stored"})
+    void everyMethodSavesAndReloads(String which) throws Exception {
+        String method = which.replace("-stored", "");
+        Path run = tmp.resolve("m-" + which);
+        List<String> a = new ArrayList<>(List.of("seg", "train", "--data", data.toString(), "--checkpoint", TestData.golden("micro.npz").toString(),
+                "--out", run.toString(), "--method", method, "--prompts", "2", "--channels", "4", "--iters", "2", "--batch", "2",
+                "--eval-every", "2", "--crop", "32", "--stride", "21", "--scale", "128x32", "--threads", "1"));
+        if (which.endsWith("stored")) a.addAll(List.of("--cross-attn", "stored"));
+        assertEquals(Main.OK, Main.execute(a.toArray(String[]::new)));
+        Map<String, HostTensor> t = Safetensors.read(run.resolve("shapes.safetensors")).tensors();
+        assertEquals(!method.equals("head") && !method.equals("full"), t.containsKey("backbone.Prompt_Tokens"), which);
+        assertEquals(which.equals("cvpt-stored"), t.containsKey("backbone.layers.3.cross.proj.bias"), which);
+        assertEquals(method.equals("full"), t.containsKey("backbone.layers.0.attn.attn.in_proj_weight"), which);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        System.setOut(new PrintStream(out, true));
+        try {
+            assertEquals(Main.OK, Main.execute("seg", "eval", "--data", data.toString(), "--task", run.resolve("shapes.safetensors").toString(), "--threads", "1"));
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(json(run.resolve("metrics.json")).get("mIoU").asDouble(), new ObjectMapper().readTree(out.toString()).get("mIoU").asDouble(), 0.0, which);
+    }
+
     @Test
     void badInputIsOneLineAndExit2() {
         assertEquals(Main.BAD_INPUT, Main.execute("seg", "train", "--data", tmp.resolve("nothing").toString(), "--checkpoint",
