@@ -64,6 +64,33 @@ class SegGoldenTest {
     }
 
     @Test
+    void unknownKindIsBadInputNamingTheCase(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        java.nio.file.Files.copy(seg("seg_resize.npz"), tmp.resolve("x.npz"));
+        java.nio.file.Files.writeString(tmp.resolve("x.json"), "{\"config\": {\"kind\": \"bogus\"}}");
+        dev.cvpt.UserException e = org.junit.jupiter.api.Assertions.assertThrows(dev.cvpt.UserException.class,
+                () -> GoldenCases.run(tmp.resolve("x.npz"), null));
+        assertTrue(e.getMessage().startsWith(tmp.resolve("x.npz") + ": config.kind 'bogus' has no checker (known: metrics, resize"), e.getMessage());
+        assertEquals(2, Main.execute("verify", tmp.resolve("x.npz").toString()));
+    }
+
+    @Test
+    void aTamperedGoldenFails(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Map<String, HostTensor> g = new java.util.LinkedHashMap<>(dev.cvpt.io.Npz.read(seg("seg_metrics_rzl.npz")));
+        double[] iou = SegGoldenCheck.toDoubles(g.get("IoU"));
+        iou[0] += 1e-12;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * iou.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (double v : iou) b.putDouble(v);
+        b.flip();
+        g.put("IoU", new HostTensor(dev.cvpt.io.DType.F64, g.get("IoU").shape(), b));
+        dev.cvpt.io.Npz.write(tmp.resolve("t.npz"), g);
+        java.nio.file.Files.copy(seg("seg_metrics_rzl.json"), tmp.resolve("t.json"));
+        GoldenCases.Outcome o = GoldenCases.run(tmp.resolve("t.npz"), null);
+        assertFalse(o.passed());
+        assertEquals(List.of("IoU"), o.json().get("over_tolerance"));
+        assertEquals(1, Main.execute("verify", tmp.resolve("t.npz").toString()));
+    }
+
+    @Test
     void aWrongValueFails() {
         Map<String, HostTensor> none = Map.of();
         SegGoldenCheck.Cmp c = SegGoldenCheck.compare(new double[]{1, Double.NaN, 3}, new double[]{1, 2, 3});
