@@ -72,6 +72,21 @@ class SegSynthTest {
     }
 
     @Test
+    void cliWritesTheTaskAndRefusesBadSides() throws Exception {
+        Path out = tmp.resolve("cli");
+        assertEquals(0, dev.cvpt.cli.Main.execute("synth", "--segmentation", "--out", out.toString(), "--train", "3", "--val", "2", "--seed", "4"));
+        assertEquals(hashTree(SegSynth.write(tmp.resolve("api"), 3, 2, 4)), hashTree(out));
+        dev.cvpt.data.seg.SegDataset ds = dev.cvpt.data.seg.SegDataset.open(out, "validation", false);
+        assertEquals(2, ds.size());
+        assertEquals(2, dev.cvpt.cli.Main.execute("synth", "--segmentation", "--out", tmp.resolve("bad").toString(), "--min-side", "100", "--max-side", "50"));
+        assertTrue(Files.notExists(tmp.resolve("bad")));
+        Files.createDirectories(tmp.resolve("foreign"));
+        Files.writeString(tmp.resolve("foreign/keep.txt"), "mine");
+        assertEquals(2, dev.cvpt.cli.Main.execute("synth", "--segmentation", "--out", tmp.resolve("foreign").toString(), "--train", "1", "--val", "1"));
+        assertEquals("mine", Files.readString(tmp.resolve("foreign/keep.txt")));
+    }
+
+    @Test
     void paletteMaskKeepsIdsAndOverlayIsHalfBlend() throws Exception {
         SegSynth.Scene s = SegSynth.render(2, "validation", 0, 64, 80);
         int n = s.ids().length;

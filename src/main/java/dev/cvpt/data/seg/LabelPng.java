@@ -91,6 +91,12 @@ public final class LabelPng {
             try {
                 Raster ras = r.read(0).getRaster();     // raw samples: grey values or palette indices, no colour conversion
                 int w = ras.getWidth(), hh = ras.getHeight();
+                if (ras.getDataBuffer() instanceof java.awt.image.DataBufferByte db && ras.getNumBands() == 1
+                        && ras.getSampleModel() instanceof java.awt.image.PixelInterleavedSampleModel sm
+                        && sm.getPixelStride() == 1 && sm.getScanlineStride() == w && db.getNumBanks() == 1
+                        && ras.getSampleModelTranslateX() == 0 && ras.getSampleModelTranslateY() == 0 && db.getOffset() == 0
+                        && db.getData().length == w * hh)
+                    return new LabelMap(w, hh, db.getData());   // 8-bit grey / indexed: the bytes as stored
                 byte[] out = new byte[w * hh];
                 int[] row = new int[w];
                 for (int y = 0; y < hh; y++) {
