@@ -21,11 +21,15 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--test", defaultValue = "400", description = "Test images per task.") int test;
     @Option(names = "--lr", defaultValue = "3e-2") double lr;
     @Option(names = "--threads", defaultValue = "0") int threads;
+    @Option(names = "--segmentation", description = "The segmentation demo instead: synthetic shapes, head-only vs VPT vs CVPT, mIoU (see docs/SEGMENTATION.md).")
+    boolean segmentation;
+    @Option(names = "--iters", defaultValue = "300", description = "--segmentation: training iterations (default: ${DEFAULT-VALUE}).") int iters;
     @Mixin DebugOption debug;
 
     @Override
     public Integer call() throws Exception {
         int t = TrainCommand.threadCount(threads);
+        if (segmentation) return SegDemoRun.run(out, checkpoint, iters, t);
         Demo.Settings s = new Demo.Settings(train, test, epochs, lr, 10, 0, t);
         Demo.run(out, checkpoint, s, System.err);
         System.out.print(Files.readString(out.resolve("demo.md")));

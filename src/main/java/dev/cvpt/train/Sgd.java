@@ -5,6 +5,7 @@ import org.bytedeco.pytorch.Tensor;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 import static dev.cvpt.engine.Tensors.scalar;
 
@@ -52,6 +53,16 @@ public final class Sgd implements Optimizer {
         this(params, WeightDecay.all(weightDecay).of(params), null, momentum, 0, false);
     }
 
+    /** torch.optim.SGD with one weight decay for every parameter (mmseg's config: momentum 0.9, dampening 0, wd 0). */
+    public Sgd(Map<String, Tensor> params, double momentum, double dampening, double weightDecay, boolean nesterov) {
+        this(params, WeightDecay.all(weightDecay).of(params), null, momentum, dampening, nesterov);
+    }
+
+    /** Plain momentum SGD as mmseg's config (dampening 0, no nesterov, no weight decay). */
+    public static Sgd momentum(Map<String, Tensor> params, double momentum) {
+        return new Sgd(params, momentum, 0, 0, false);
+    }
+
     @Override public Map<String, Tensor> parameters() { return params; }
 
     @Override public long stepCount() { return step; }
@@ -60,6 +71,14 @@ public final class Sgd implements Optimizer {
 
     @Override
     public void step(double lr) {
+        step(n -> lr * lrScale.getOrDefault(n, 1.0));
+    }
+
+    /**
+     * One update where {@code lr} gives each parameter's learning rate by name (param groups whose
+     * schedules are not multiples of one another, such as mmseg's poly with an absolute floor).
+     */
+    public void step(ToDoubleFunction<String> lr) {
         step++;
         try (NoGradGuard g = new NoGradGuard()) {
             for (var e : params.entrySet()) {
@@ -79,7 +98,7 @@ public final class Sgd implements Optimizer {
                     }
                     d = nesterov ? d.add(buf, scalar(momentum)) : buf;
                 }
-                p.add_(d, scalar(-lr * lrScale.getOrDefault(n, 1.0)));
+                p.add_(d, scalar(-lr.applyAsDouble(n)));
             }
         }
     }

@@ -25,8 +25,10 @@ public final class GoldenCases {
         Outcome run(Path caseFile, Path checkpoint);
     }
 
-    /** config.kind → checker. Segmentation model cases ("train", "slide") are added by the segmentation model's checker. */
+    /** config.kind → checker: segmentation model cases (train, slide: {@link SegModelCheck}), metrics and resize. */
     static final Map<String, Kind> KINDS = Map.of(
+            "train", SegModelCheck::outcome,
+            "slide", SegModelCheck::outcome,
             "metrics", SegGoldenCheck::metrics,
             "resize", SegGoldenCheck::resize);
 
