@@ -87,7 +87,7 @@ public final class TaskGroups {
 
         @Override
         public Tensor beforeBlocks(VisionTransformer vit, Tensor x, boolean training) {
-            Tensor out = perGroup(x, (g, xs) -> g.model().method().beforeBlocks(g.model(), xs, training));
+            Tensor out = !anyOverrides(groups.stream().map(g -> g.model().method()).toList(), "beforeBlocks") ? x : perGroup(x, (g, xs) -> g.model().method().beforeBlocks(g.model(), xs, training));
             if (trace != null) trace.append(" in:").append(out.size(1));
             return out;
         }
@@ -126,13 +126,14 @@ public final class TaskGroups {
 
         @Override
         public Tensor enter(Tensor x) {
-            Tensor out = c.perGroupIndexed(x, (j, xs) -> hooks.get(j).enter(xs));
+            Tensor out = !anyOverrides(hooks, "enter") ? x : c.perGroupIndexed(x, (j, xs) -> hooks.get(j).enter(xs));
             if (c.trace() != null) c.trace().append(" b").append(block).append(":").append(out.size(1));
             return out;
         }
 
         @Override
         public KeyValues attentionPrefix(long batch) {
+            if (!anyOverrides(hooks, "attentionPrefix")) return null;
             List<KeyValues> kv = new ArrayList<>(hooks.size());
             boolean any = false, all = true;
             for (int j = 0; j < hooks.size(); j++) {
@@ -161,6 +162,7 @@ public final class TaskGroups {
         @Override
         public Tensor linearDelta(String name, Tensor x, long from, long count) {
             if (hooks.size() == 1) return hooks.get(0).linearDelta(name, x, from, count);
+            if (!anyOverrides(hooks, "linearDelta")) return null;
             List<Tensor> d = new ArrayList<>(hooks.size());
             Tensor some = null;
             long off = 0;
@@ -189,6 +191,7 @@ public final class TaskGroups {
         @Override
         public Tensor attnBranch(Tensor x, Tensor a, Tensor idx) {
             if (hooks.size() == 1) return hooks.get(0).attnBranch(x, a, idx);
+            if (!anyOverrides(hooks, "attnBranch")) return a;
             requireAllRows(idx);
             long[] off = {0};
             return c.perGroupIndexed(a, (j, as) -> {
@@ -200,35 +203,54 @@ public final class TaskGroups {
         }
 
         @Override
-        public Tensor afterAttention(Tensor y) { return c.perGroupIndexed(y, (j, ys) -> hooks.get(j).afterAttention(ys)); }
+        public Tensor afterAttention(Tensor y) {
+            return !anyOverrides(hooks, "afterAttention") ? y : c.perGroupIndexed(y, (j, ys) -> hooks.get(j).afterAttention(ys));
+        }
 
         @Override
         public Tensor mlpBranch(Block block, Tensor y, Tensor idx) {
             if (hooks.size() == 1) return hooks.get(0).mlpBranch(new Block(groups().get(0).model(), block.index(), hooks.get(0)), y, idx);
             requireAllRows(idx);
-            if (hooks.stream().noneMatch(h -> OVERRIDES_MLP.get(h.getClass())))
+            if (!anyOverrides(hooks, "mlpBranch"))
                 return block.mlp(block.norm2(y));   // one MLP over every row, with this composite's deltas
             return c.perGroupIndexed(y, (j, ys) ->
                     hooks.get(j).mlpBranch(new Block(groups().get(j).model(), block.index(), hooks.get(j)), ys, null));
         }
 
         @Override
-        public Tensor exit(Tensor z) { return c.perGroupIndexed(z, (j, zs) -> hooks.get(j).exit(zs)); }
+        public Tensor exit(Tensor z) {
+            return !anyOverrides(hooks, "exit") ? z : c.perGroupIndexed(z, (j, zs) -> hooks.get(j).exit(zs));
+        }
 
         private static void requireAllRows(Tensor idx) {
             if (idx != null) throw new IllegalStateException("mixed-task batches are for inference (no stochastic depth)");
         }
     }
 
-    /** Whether a hooks class overrides {@link BlockHooks#mlpBranch} (else the MLP runs once over every row). */
-    private static final ClassValue<Boolean> OVERRIDES_MLP = new ClassValue<>() {
+    /**
+     * The {@link BlockHooks} (or {@link TuningMethod}) methods a class overrides: the composite skips
+     * the per-group calls of a hook no group overrides (the defaults pass the rows through, return
+     * null, or run the plain MLP, which then runs once over every row).
+     */
+    private static final ClassValue<java.util.Set<String>> OVERRIDDEN = new ClassValue<>() {
         @Override
-        protected Boolean computeValue(Class<?> type) {
-            try {
-                return type.getMethod("mlpBranch", BlockHooks.Block.class, Tensor.class, Tensor.class).getDeclaringClass() != BlockHooks.class;
-            } catch (NoSuchMethodException e) {
-                return true;
+        protected java.util.Set<String> computeValue(Class<?> type) {
+            Class<?> base = BlockHooks.class.isAssignableFrom(type) ? BlockHooks.class : TuningMethod.class;
+            java.util.Set<String> out = new java.util.HashSet<>();
+            for (java.lang.reflect.Method m : base.getMethods()) {
+                if (!m.isDefault()) continue;
+                try {
+                    if (type.getMethod(m.getName(), m.getParameterTypes()).getDeclaringClass() != base) out.add(m.getName());
+                } catch (NoSuchMethodException e) {
+                    out.add(m.getName());
+                }
             }
+            return out;
         }
     };
+
+    private static boolean anyOverrides(List<?> objects, String method) {
+        for (Object o : objects) if (OVERRIDDEN.get(o.getClass()).contains(method)) return true;
+        return false;
+    }
 }
