@@ -56,7 +56,7 @@ public final class ServeBench {
 
     /** What to run. size: demo (the shipped backbone) or a {@link Bench#config} size with random weights. */
     public record Options(String size, List<Integer> concurrency, List<Integer> taskCounts, double seconds, int maxBatch,
-                          double maxDelayMs, int queue, long requests, int prompts, long seed) {}
+                          double maxDelayMs, int queue, long requests, int prompts, long seed, int repeats) {}
 
     /** A backbone file for the size: the demo backbone, or random (timm init) weights. */
     public static Path backbone(String size, Path dir, long seed) throws IOException {
@@ -129,6 +129,12 @@ public final class ServeBench {
     /** One load run's result. */
     record Load(long ok, long rejected, long other, double seconds, double[] latencyMs) {
         double imagesPerS() { return ok / seconds; }
+
+        static Load merge(List<Load> runs) {
+            return new Load(runs.stream().mapToLong(Load::ok).sum(), runs.stream().mapToLong(Load::rejected).sum(),
+                    runs.stream().mapToLong(Load::other).sum(), runs.stream().mapToDouble(Load::seconds).sum(),
+                    runs.stream().flatMapToDouble(l -> Arrays.stream(l.latencyMs())).toArray());
+        }
 
         double p(double q) {
             if (latencyMs.length == 0) return Double.NaN;
@@ -229,18 +235,31 @@ public final class ServeBench {
                 for (Path f : files) p.addTask(f);
                 for (int tasks : o.taskCounts()) {
                     List<String> names = files.subList(0, tasks).stream().map(f -> f.getFileName().toString().replace(".safetensors", "")).toList();
-                    for (boolean cross : List.of(false, true)) {
-                        try (Running r = serve(p, o, cross)) {
-                            load(r.server().port(), names, images, 2, Math.min(1, o.seconds()), Long.MAX_VALUE, new ConcurrentHashMap<>(), null);  // warm-up
-                            for (int c : o.concurrency()) {
-                                Map<Integer, AtomicLong> st = new ConcurrentHashMap<>();
-                                Metrics.Histogram bs = r.server().metrics().batchSize;
-                                long n0 = bs.count();
-                                double s0 = bs.sum();
-                                Load l = load(r.server().port(), names, images, c, o.seconds(), Long.MAX_VALUE, st, null);
+                    // both servers at once on one predictor; their runs alternate (off, on, off, on...) so that
+                    // the shared machine's load changes hit both sides alike
+                    try (Running off = serve(p, o, false); Running on = serve(p, o, true)) {
+                        for (Running r : List.of(off, on))
+                            load(r.server().port(), names, images, 4, Math.min(2, o.seconds()), Long.MAX_VALUE, new ConcurrentHashMap<>(), null);  // warm-up (JIT)
+                        for (int c : o.concurrency()) {
+                            List<List<Load>> runs = List.of(new ArrayList<>(), new ArrayList<>());
+                            double[] batchSum = new double[2];
+                            long[] batchCount = new long[2];
+                            for (int rep = 0; rep < o.repeats(); rep++) {
+                                for (int side = 0; side < 2; side++) {
+                                    Running r = side == 0 ? off : on;
+                                    Metrics.Histogram bs = r.server().metrics().batchSize;
+                                    long n0 = bs.count();
+                                    double s0 = bs.sum();
+                                    runs.get(side).add(load(r.server().port(), names, images, c, o.seconds(), Long.MAX_VALUE, new ConcurrentHashMap<>(), null));
+                                    batchSum[side] += bs.sum() - s0;
+                                    batchCount[side] += bs.count() - n0;
+                                }
+                            }
+                            for (int side = 0; side < 2; side++) {
+                                Load l = Load.merge(runs.get(side));
                                 Map<String, Object> row = new LinkedHashMap<>();
                                 row.put("tasks", tasks);
-                                row.put("cross_task", cross);
+                                row.put("cross_task", side == 1);
                                 row.put("concurrency", c);
                                 row.put("images_per_s", round(l.imagesPerS(), 1));
                                 row.put("p50_ms", round(l.p(0.5), 2));
@@ -248,7 +267,8 @@ public final class ServeBench {
                                 row.put("ok", l.ok());
                                 row.put("rejected_429", l.rejected());
                                 row.put("errors", l.other());
-                                row.put("mean_batch", round((bs.sum() - s0) / Math.max(1, bs.count() - n0), 2));
+                                row.put("mean_batch", round(batchSum[side] / Math.max(1, batchCount[side]), 2));
+                                row.put("images_per_s_runs", runs.get(side).stream().map(x -> round(x.imagesPerS(), 1)).toList());
                                 rows.add(row);
                                 System.err.println("serve bench: " + row);
                             }
@@ -264,6 +284,7 @@ public final class ServeBench {
             m.put("max_batch", o.maxBatch());
             m.put("max_delay_ms", o.maxDelayMs());
             m.put("seconds_per_run", o.seconds());
+            m.put("repeats", o.repeats());
             m.put("client", "java.net.http, closed loop, same JVM, loopback");
             m.put("rows", rows);
             m.put("cross_task_ratio", ratio(rows, maxTasks));
