@@ -81,6 +81,17 @@ public final class ServeBench {
         Native.load();
         var ckpt = dev.cvpt.io.Checkpoint.load(backbone);
         Backbones.Backbone bb = Backbones.backbone(backbone, ckpt.tensors(), ckpt.heads());
+        try {
+            return randomTask(bb, TaskFile.sha256(backbone), file, spec, classes, name, seed);
+        } finally {
+            bb.params().values().forEach(org.bytedeco.pytorch.Tensor::close);
+        }
+    }
+
+    /** {@link #randomTask(Path, Path, MethodSpec, List, String, long)} on a loaded backbone (its file's SHA-256 given). */
+    public static Path randomTask(Backbones.Backbone bb, String sha256, Path file, MethodSpec spec, List<String> classes, String name,
+                                  long seed) throws IOException {
+        Path backbone = bb.file();
         try (PointerScope s = new PointerScope()) {
             manual_seed(seed);
             VisionTransformer vit = Backbones.assemble(bb, spec, classes.size());
@@ -103,11 +114,9 @@ public final class ServeBench {
             ObjectNode b = info.putObject("backbone");
             b.put("file", backbone.getFileName().toString());
             b.put("path", backbone.toAbsolutePath().normalize().toString());
-            b.put("sha256", TaskFile.sha256(backbone));
+            b.put("sha256", sha256);
             info.put("created", "random weights (ServeBench.randomTask, seed " + seed + ")");
             new TaskFile(file, tensors, info).write();
-        } finally {
-            bb.params().values().forEach(org.bytedeco.pytorch.Tensor::close);
         }
         return file;
     }
@@ -225,13 +234,14 @@ public final class ServeBench {
             int maxTasks = o.taskCounts().stream().mapToInt(Integer::intValue).max().orElse(1);
             List<String> classes = java.util.stream.IntStream.range(0, 10).mapToObj(i -> "class" + i).toList();
             List<Path> files = new ArrayList<>();
-            for (int t = 0; t < maxTasks; t++)
-                files.add(randomTask(bb, dir.resolve("task" + t + ".safetensors"), new MethodSpec("cvpt", 3, o.prompts(), true, 0.1),
-                        classes, "task" + t, o.seed() + 1 + t));
             List<byte[]> images = new ArrayList<>();
             for (int i = 0; i < 16; i++) images.add(png(48, i));
             List<Map<String, Object>> rows = new ArrayList<>();
             try (Predictor p = Predictor.load(bb, OptionalInt.empty())) {
+                String sha = TaskFile.sha256(bb);
+                for (int t = 0; t < maxTasks; t++)
+                    files.add(randomTask(p.backbone(), sha, dir.resolve("task" + t + ".safetensors"), new MethodSpec("cvpt", 3, o.prompts(), true, 0.1),
+                            classes, "task" + t, o.seed() + 1 + t));
                 for (Path f : files) p.addTask(f);
                 for (int tasks : o.taskCounts()) {
                     List<String> names = files.subList(0, tasks).stream().map(f -> f.getFileName().toString().replace(".safetensors", "")).toList();
@@ -332,13 +342,15 @@ public final class ServeBench {
             List<String> classes = java.util.stream.IntStream.range(0, 10).mapToObj(i -> "class" + i).toList();
             List<String> names = new ArrayList<>();
             List<Path> files = new ArrayList<>();
+            List<MethodSpec> specs = new ArrayList<>();
             for (int t = 0; t < tasks; t++) {
                 MethodSpec spec = switch (t % 3) {   // a mix of methods: two forwards per batch (VPT has its own signature)
                     case 0 -> new MethodSpec("cvpt", 3, o.prompts(), true, 0.1);
                     case 1 -> new MethodSpec("vpt", 3, o.prompts(), true, 0.1);
                     default -> new MethodSpec("linear", 3, o.prompts(), true, 0.1);
                 };
-                files.add(randomTask(bb, dir.resolve("task" + t + ".safetensors"), spec, classes, "task" + t, o.seed() + 1 + t));
+                files.add(dir.resolve("task" + t + ".safetensors"));
+                specs.add(spec);
                 names.add("task" + t);
             }
             List<byte[]> images = new ArrayList<>();
@@ -348,7 +360,11 @@ public final class ServeBench {
             Map<Integer, AtomicLong> st = new ConcurrentHashMap<>();
             Load l;
             try (Predictor p = Predictor.load(bb, OptionalInt.empty())) {
-                for (Path f : files) p.addTask(f);
+                String sha = TaskFile.sha256(bb);
+                for (int t = 0; t < tasks; t++) {
+                    randomTask(p.backbone(), sha, files.get(t), specs.get(t), classes, names.get(t), o.seed() + 1 + t);
+                    p.addTask(files.get(t));
+                }
                 try (Running r = serve(p, o, true)) {
                     l = load(r.server().port(), names, images, c, o.seconds(), o.requests(), st,
                             () -> { synchronized (rss) { rss.add(Bench.inUse()); } });

@@ -30,7 +30,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--task", paramLabel = "FILE", description = "A task file to load (repeatable).") List<Path> taskFiles = new ArrayList<>();
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}).") String host;
     @Option(names = "--port", defaultValue = "8080", description = "Port (0: any free one; default: ${DEFAULT-VALUE}).") int port;
-    @Option(names = "--max-batch", defaultValue = "32", description = "Images per batch (default: ${DEFAULT-VALUE}).") int maxBatch;
+    @Option(names = "--max-batch", defaultValue = "16", description = "Images per batch (default: ${DEFAULT-VALUE}).") int maxBatch;
     @Option(names = "--max-delay-ms", defaultValue = "5", description = "Longest wait of a batch's oldest image (default: ${DEFAULT-VALUE}).") double maxDelayMs;
     @Option(names = "--queue", defaultValue = "256", description = "Images waiting at most; past it 429 (default: ${DEFAULT-VALUE}).") int queue;
     @Option(names = "--deadline-ms", defaultValue = "10000", description = "An image not started this long after arrival is dropped with 504 (0: none; default: ${DEFAULT-VALUE}).") long deadlineMs;

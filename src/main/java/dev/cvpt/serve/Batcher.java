@@ -38,7 +38,7 @@ public final class Batcher implements AutoCloseable {
                 throw new IllegalArgumentException("max batch and queue capacity must be positive, delay and deadline not negative");
         }
 
-        public static Options defaults() { return new Options(32, 5, 256, 10_000, true); }
+        public static Options defaults() { return new Options(16, 5, 256, 10_000, true); }
     }
 
     /** An image refused or dropped, with the HTTP status that says why. */
