@@ -252,16 +252,17 @@ public final class ServeBench {
                             load(r.server().port(), names, images, 4, Math.min(2, o.seconds()), Long.MAX_VALUE, new ConcurrentHashMap<>(), null);  // warm-up (JIT)
                         for (int c : o.concurrency()) {
                             List<List<Load>> runs = List.of(new ArrayList<>(), new ArrayList<>());
-                            double[] batchSum = new double[2];
+                            double[] batchSum = new double[2], busy = new double[2];
                             long[] batchCount = new long[2];
                             for (int rep = 0; rep < o.repeats(); rep++) {
                                 for (int side = 0; side < 2; side++) {
                                     Running r = side == 0 ? off : on;
                                     Metrics.Histogram bs = r.server().metrics().batchSize;
                                     long n0 = bs.count();
-                                    double s0 = bs.sum();
+                                    double s0 = bs.sum(), c0 = r.server().metrics().computeSeconds.sum();
                                     runs.get(side).add(load(r.server().port(), names, images, c, o.seconds(), Long.MAX_VALUE, new ConcurrentHashMap<>(), null));
                                     batchSum[side] += bs.sum() - s0;
+                                    busy[side] += r.server().metrics().computeSeconds.sum() - c0;
                                     batchCount[side] += bs.count() - n0;
                                 }
                             }
@@ -278,6 +279,8 @@ public final class ServeBench {
                                 row.put("rejected_429", l.rejected());
                                 row.put("errors", l.other());
                                 row.put("mean_batch", round(batchSum[side] / Math.max(1, batchCount[side]), 2));
+                                // the batcher's share of the wall time spent in forwards: near 1 = compute-bound
+                                row.put("compute_busy", round(busy[side] / l.seconds(), 2));
                                 row.put("images_per_s_runs", runs.get(side).stream().map(x -> round(x.imagesPerS(), 1)).toList());
                                 rows.add(row);
                                 System.err.println("serve bench: " + row);
