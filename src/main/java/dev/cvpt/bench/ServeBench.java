@@ -159,7 +159,7 @@ public final class ServeBench {
      * answers in all (whichever first).
      */
     static Load load(int port, List<String> tasks, List<byte[]> images, int clients, double seconds, long requests,
-                     Map<Integer, AtomicLong> statuses, Runnable every1000) throws InterruptedException {
+                     Map<Integer, AtomicLong> statuses) throws InterruptedException {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
         long end = System.nanoTime() + (long) (seconds * 1e9);
         AtomicLong sent = new AtomicLong(), ok = new AtomicLong(), rejected = new AtomicLong(), other = new AtomicLong();
@@ -190,7 +190,7 @@ public final class ServeBench {
                     statuses.computeIfAbsent(status, s -> new AtomicLong()).incrementAndGet();
                     if (status == 200) {
                         mine.add((System.nanoTime() - t0) / 1e6);
-                        if (ok.incrementAndGet() % 1000 == 0 && every1000 != null) every1000.run();
+                        ok.incrementAndGet();
                     } else if (status == 429) {
                         rejected.incrementAndGet();
                         try {
@@ -249,7 +249,7 @@ public final class ServeBench {
                     // the shared machine's load changes hit both sides alike
                     try (Running off = serve(p, o, false); Running on = serve(p, o, true)) {
                         for (Running r : List.of(off, on))
-                            load(r.server().port(), names, images, 4, Math.min(2, o.seconds()), Long.MAX_VALUE, new ConcurrentHashMap<>(), null);  // warm-up (JIT)
+                            load(r.server().port(), names, images, 4, Math.min(2, o.seconds()), Long.MAX_VALUE, new ConcurrentHashMap<>());  // warm-up (JIT)
                         for (int c : o.concurrency()) {
                             List<List<Load>> runs = List.of(new ArrayList<>(), new ArrayList<>());
                             double[] batchSum = new double[2], busy = new double[2];
@@ -334,7 +334,7 @@ public final class ServeBench {
 
     /**
      * The soak: {@code requests} requests over all tasks at the highest concurrency, a small queue (so
-     * that some 429s are intended), RSS in use sampled every 1000 answers.
+     * that some 429s are intended), in phases of 1000 requests with RSS in use read between phases.
      */
     public static Map<String, Object> soak(Options o) throws IOException, InterruptedException {
         Native.configureThreads();
@@ -369,8 +369,16 @@ public final class ServeBench {
                     p.addTask(files.get(t));
                 }
                 try (Running r = serve(p, o, true)) {
-                    l = load(r.server().port(), names, images, c, o.seconds(), o.requests(), st,
-                            () -> { synchronized (rss) { rss.add(Bench.inUse()); } });
+                    // phases of 1000 requests; between two phases nothing is in flight, and RSS in use
+                    // (after a full GC and malloc_trim) is read then
+                    List<Load> phases = new ArrayList<>();
+                    long t0 = System.nanoTime();
+                    for (long done = 0; done < o.requests() && System.nanoTime() - t0 < o.seconds() * 1e9; done += 1000) {
+                        phases.add(load(r.server().port(), names, images, c, o.seconds() - (System.nanoTime() - t0) / 1e9,
+                                Math.min(1000, o.requests() - done), st));
+                        rss.add(Bench.inUse());
+                    }
+                    l = Load.merge(phases);
                 }
             }
             Map<String, Object> m = new LinkedHashMap<>();
@@ -391,7 +399,7 @@ public final class ServeBench {
             m.put("images_per_s", round(l.imagesPerS(), 1));
             m.put("p50_ms", round(l.p(0.5), 2));
             m.put("p99_ms", round(l.p(0.99), 2));
-            m.put("rss_in_use_mib_every_1000", rss.stream().map(v -> round(v, 1)).toList());
+            m.put("rss_in_use_mib_every_1000_requests", rss.stream().map(v -> round(v, 1)).toList());
             if (rss.size() >= 4) {
                 List<Double> after = rss.subList(rss.size() / 4, rss.size());   // after warm-up: the first quarter dropped
                 double lo = after.stream().mapToDouble(Double::doubleValue).min().orElse(0);

@@ -298,6 +298,38 @@ class ServerTest {
         }
     }
 
+    @Test
+    void sigtermDrainsInFlightRequestsAndExitsZero() throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Process p = new ProcessBuilder(javaBin, "-Xmx512m", "-Xss4m", "-cp", cp, "dev.cvpt.cli.Main", "serve", "--checkpoint", backbone.toString(),
+                "--task", repo.resolve("cvpt.safetensors").toString(), "--port", "0", "--max-delay-ms", "20000", "--max-batch", "64", "--deadline-ms", "0")
+                .redirectErrorStream(true).start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String line, listening = null;
+            while ((line = out.readLine()) != null) if (line.contains("listening on ")) { listening = line; break; }
+            assertTrue(listening != null, "no 'listening' line");
+            String base = listening.replaceAll(".*listening on (http://[^ ]+).*", "$1");
+            byte[] img = Files.readAllBytes(images.get(0));
+            List<CompletableFuture<HttpResponse<String>>> fut = new ArrayList<>();
+            for (int i = 0; i < 4; i++)   // they wait up to 20 s for a batch: queued when TERM comes
+                fut.add(http.sendAsync(HttpRequest.newBuilder(URI.create(base + "/predict/cvpt")).POST(HttpRequest.BodyPublishers.ofByteArray(img)).build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            long t0 = System.nanoTime();
+            while (!http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body()
+                    .contains("cvpt_queue_depth 4") && System.nanoTime() - t0 < 15_000_000_000L) Thread.sleep(20);
+            p.destroy();   // SIGTERM: the queued images are answered at once, then exit 0
+            for (CompletableFuture<HttpResponse<String>> f : fut) assertEquals(200, f.join().statusCode());
+            assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "still running 30 s after SIGTERM");
+            String rest = out.lines().collect(java.util.stream.Collectors.joining("\n"));
+            assertEquals(0, p.exitValue(), rest);
+            assertTrue(rest.contains("draining") && rest.contains("stopped"), rest);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     /** A PNG whose IHDR claims w x h RGB pixels, with a tiny IDAT (a decompression bomb's header). */
     static byte[] pngHeader(int w, int h) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
