@@ -260,7 +260,7 @@ public final class ServeBench {
                                     Metrics.Histogram bs = r.server().metrics().batchSize;
                                     long n0 = bs.count();
                                     double s0 = bs.sum(), c0 = r.server().metrics().computeSeconds.sum();
-                                    runs.get(side).add(load(r.server().port(), names, images, c, o.seconds(), Long.MAX_VALUE, new ConcurrentHashMap<>(), null));
+                                    runs.get(side).add(load(r.server().port(), names, images, c, o.seconds(), Long.MAX_VALUE, new ConcurrentHashMap<>()));
                                     batchSum[side] += bs.sum() - s0;
                                     busy[side] += r.server().metrics().computeSeconds.sum() - c0;
                                     batchCount[side] += bs.count() - n0;
