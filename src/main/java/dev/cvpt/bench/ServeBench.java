@@ -401,19 +401,25 @@ public final class ServeBench {
             m.put("p99_ms", round(l.p(0.99), 2));
             m.put("rss_in_use_mib_every_1000_requests", rss.stream().map(v -> round(v, 1)).toList());
             if (rss.size() >= 4) {
-                List<Double> after = rss.subList(rss.size() / 4, rss.size());   // after warm-up: the first quarter dropped
-                double lo = after.stream().mapToDouble(Double::doubleValue).min().orElse(0);
-                double hi = after.stream().mapToDouble(Double::doubleValue).max().orElse(0);
-                double first = after.get(0), last = after.get(after.size() - 1);
-                m.put("rss_after_warmup_min_mib", round(lo, 1));
-                m.put("rss_after_warmup_max_mib", round(hi, 1));
-                m.put("rss_drift_pct", round(100 * (last - first) / first, 2));
-                m.put("rss_spread_pct", round(100 * (hi - lo) / lo, 2));
+                // after warm-up (the first quarter dropped), halves compared by their median and their
+                // floor: a leak lifts both; the Java heap's resident size after a GC scatters single readings
+                List<Double> after = rss.subList(rss.size() / 4, rss.size());
+                List<Double> a = after.subList(0, after.size() / 2), b = after.subList(after.size() / 2, after.size());
+                m.put("rss_first_half_median_mib", round(median(a), 1));
+                m.put("rss_second_half_median_mib", round(median(b), 1));
+                m.put("rss_median_change_pct", round(100 * (median(b) - median(a)) / median(a), 2));
+                double fa = a.stream().mapToDouble(Double::doubleValue).min().orElse(0), fb = b.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+                m.put("rss_floor_change_pct", round(100 * (fb - fa) / fa, 2));
             }
             return m;
         } finally {
             deleteTree(dir);
         }
+    }
+
+    private static double median(List<Double> v) {
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static double round(double v, int digits) {

@@ -79,6 +79,7 @@ public final class Server implements AutoCloseable {
     private final ExecutorService pool;
     private final Map<String, String> loadErrors = new ConcurrentHashMap<>();   // repository name -> why it is not loaded
     private volatile boolean draining;
+    private final AtomicInteger inFlight = new AtomicInteger();
 
     private Server(Batcher batcher, Metrics metrics, Options o) throws IOException {
         this.batcher = batcher;
@@ -116,8 +117,15 @@ public final class Server implements AutoCloseable {
      */
     public void drain(int graceSeconds) {
         draining = true;
-        http.stop(graceSeconds);
-        batcher.close();
+        long end = System.nanoTime() + graceSeconds * 1_000_000_000L;
+        try {
+            batcher.drain(Math.max(1, graceSeconds * 1000L));   // queued images answered at once, new ones 503
+            while (inFlight.get() > 0 && System.nanoTime() < end) Thread.sleep(5);   // their answers written
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // (HttpServer.stop(delay) of JDK 17 always waits the whole delay, busy or not: we waited above)
+        http.stop(0);
         pool.shutdown();
     }
 
@@ -153,6 +161,15 @@ public final class Server implements AutoCloseable {
     }
 
     private void handle(HttpExchange ex) throws IOException {
+        inFlight.incrementAndGet();
+        try {
+            handleCounted(ex);
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private void handleCounted(HttpExchange ex) throws IOException {
         long start = System.nanoTime();
         Reply r;
         boolean inference = false;

@@ -302,14 +302,15 @@ class ServerTest {
     void sigtermDrainsInFlightRequestsAndExitsZero() throws Exception {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Path logFile = dir.resolve("serve.log");   // the child's output (a file: a pipe loses what is left when the child exits)
         Process p = new ProcessBuilder(javaBin, "-Xmx512m", "-Xss4m", "-cp", cp, "dev.cvpt.cli.Main", "serve", "--checkpoint", backbone.toString(),
                 "--task", repo.resolve("cvpt.safetensors").toString(), "--port", "0", "--max-delay-ms", "20000", "--max-batch", "64", "--deadline-ms", "0")
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
         try {
-            var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line, listening = null;
-            while ((line = out.readLine()) != null) if (line.contains("listening on ")) { listening = line; break; }
-            assertTrue(listening != null, "no 'listening' line");
+            long w = System.nanoTime();
+            while (!Files.readString(logFile).contains("listening on ") && p.isAlive() && System.nanoTime() - w < 60_000_000_000L) Thread.sleep(20);
+            String listening = Files.readString(logFile).lines().filter(l -> l.contains("listening on ")).findFirst().orElse(null);
+            assertTrue(listening != null, "no 'listening' line: " + Files.readString(logFile));
             String base = listening.replaceAll(".*listening on (http://[^ ]+).*", "$1");
             byte[] img = Files.readAllBytes(images.get(0));
             List<CompletableFuture<HttpResponse<String>>> fut = new ArrayList<>();
@@ -322,7 +323,7 @@ class ServerTest {
             p.destroy();   // SIGTERM: the queued images are answered at once, then exit 0
             for (CompletableFuture<HttpResponse<String>> f : fut) assertEquals(200, f.join().statusCode());
             assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "still running 30 s after SIGTERM");
-            String rest = out.lines().collect(java.util.stream.Collectors.joining("\n"));
+            String rest = Files.readString(logFile);
             assertEquals(0, p.exitValue(), rest);
             assertTrue(rest.contains("draining") && rest.contains("stopped"), rest);
         } finally {
