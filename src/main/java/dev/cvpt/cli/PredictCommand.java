@@ -43,15 +43,32 @@ public final class PredictCommand implements Callable<Integer> {
             Predictor.Task t = p.addTask(task);
             // the library's batcher: images go through the same queue and forwards as in `cvpt serve`
             try (Batcher b = new Batcher(p, new Batcher.Options(maxBatch, 0, maxBatch, 0, true), new Metrics())) {
-                for (int from = 0; from < images.size(); from += maxBatch) {
-                    List<Path> chunk = images.subList(from, Math.min(images.size(), from + maxBatch));
-                    List<float[]> inputs = chunk.stream().map(img -> t.input(ImageDecoder.decodeRgb(img))).toList();
-                    List<CompletableFuture<float[]>> out = b.submit(java.util.Collections.nCopies(chunk.size(), t.name()), inputs);
-                    for (int i = 0; i < chunk.size(); i++) print(chunk.get(i), out.get(i).join(), t, om);
+                List<Path> chunk = new java.util.ArrayList<>();
+                List<float[]> inputs = new java.util.ArrayList<>();
+                for (Path img : images) {
+                    float[] x;
+                    try {
+                        x = t.input(ImageDecoder.decodeRgb(img));
+                    } catch (RuntimeException e) {
+                        flush(b, t, chunk, inputs, om);   // the images before a bad one are answered first
+                        throw e;
+                    }
+                    chunk.add(img);
+                    inputs.add(x);
+                    if (chunk.size() == maxBatch) flush(b, t, chunk, inputs, om);
                 }
+                flush(b, t, chunk, inputs, om);
             }
         }
         return Main.OK;
+    }
+
+    private void flush(Batcher b, Predictor.Task t, List<Path> chunk, List<float[]> inputs, ObjectMapper om) throws Exception {
+        if (chunk.isEmpty()) return;
+        List<CompletableFuture<float[]>> out = b.submit(java.util.Collections.nCopies(chunk.size(), t.name()), inputs);
+        for (int i = 0; i < chunk.size(); i++) print(chunk.get(i), out.get(i).join(), t, om);
+        chunk.clear();
+        inputs.clear();
     }
 
     private void print(Path image, float[] probabilities, Predictor.Task t, ObjectMapper om) throws Exception {
