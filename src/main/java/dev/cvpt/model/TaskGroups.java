@@ -24,7 +24,8 @@ import static org.bytedeco.pytorch.global.torch.zeros;
  * null when every group's is null, else each group's delta (zeros for groups without one)
  * concatenated. {@code attentionPrefix}: null when every group's is null, else every group must give
  * one of the same length (expanded to its rows and concatenated). {@code mlpBranch}: when no group
- * overrides it, one MLP over all rows (with the composite's deltas); else per group.
+ * overrides it, one MLP over all rows (with the composite's deltas); else per group. A hook that no
+ * group's class overrides (found once per class by reflection) is not called per group at all.
  *
  * <p>Rows of one tensor must have the same token count and attention-prefix length in every
  * block, so tasks can share a forward only when their {@link #signature}s are equal (VPT with 10

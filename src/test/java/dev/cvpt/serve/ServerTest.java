@@ -310,8 +310,9 @@ class ServerTest {
                 .redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
         try {
             long w = System.nanoTime();
-            while (!Files.readString(logFile).contains("listening on ") && p.isAlive() && System.nanoTime() - w < 60_000_000_000L) Thread.sleep(20);
-            String listening = Files.readString(logFile).lines().filter(l -> l.contains("listening on ")).findFirst().orElse(null);
+            // the whole line, not a part of it still being written
+            while (!Files.readString(logFile).contains("tasks loaded") && p.isAlive() && System.nanoTime() - w < 60_000_000_000L) Thread.sleep(20);
+            String listening = Files.readString(logFile).lines().filter(l -> l.contains("listening on ") && l.contains("tasks loaded")).findFirst().orElse(null);
             assertTrue(listening != null, "no 'listening' line: " + Files.readString(logFile));
             String base = listening.replaceAll(".*listening on (http://[^ ]+).*", "$1");
             byte[] img = Files.readAllBytes(images.get(0));
