@@ -52,11 +52,14 @@ public final class ImageDecoder {
     }
 
     /** Decodes bytes; {@code name} is only used in error messages. */
-    public static RgbImage decodeRgb(byte[] bytes, Path name) {
+    public static RgbImage decodeRgb(byte[] bytes, Path name) { return decodeRgb(bytes, name, MAX_PIXELS); }
+
+    /** Decodes bytes, refusing from the header an image of more than {@code maxPixels} pixels (a server's tighter bomb limit). */
+    public static RgbImage decodeRgb(byte[] bytes, Path name, long maxPixels) {
         try {
-            if (isJpeg(bytes)) return decodeJpeg(bytes, name);
-            if (isPng(bytes)) return decodePng(bytes, name);
-            return decodeOther(bytes, name);
+            if (isJpeg(bytes)) return decodeJpeg(bytes, name, maxPixels);
+            if (isPng(bytes)) return decodePng(bytes, name, maxPixels);
+            return decodeOther(bytes, name, maxPixels);
         } catch (ImageDecodeException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
@@ -80,11 +83,11 @@ public final class ImageDecoder {
         return r;
     }
 
-    private static RgbImage decodeJpeg(byte[] bytes, Path name) throws IOException {
+    private static RgbImage decodeJpeg(byte[] bytes, Path name, long maxPixels) throws IOException {
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             ImageReader r = reader("jpeg", in, name);
             try {
-                checkPixels(r, name);
+                checkPixels(r, name, maxPixels);
                 // readRaster: the decoder's own output colour space (RGB after libjpeg's YCbCr
                 // conversion, grey, or CMYK), with no ICC conversion and no refusal of CMYK.
                 // The raster is in the file's colour space, so we apply libjpeg's colour conversion
@@ -104,12 +107,12 @@ public final class ImageDecoder {
         }
     }
 
-    private static RgbImage decodePng(byte[] bytes, Path name) throws IOException {
+    private static RgbImage decodePng(byte[] bytes, Path name, long maxPixels) throws IOException {
         int bitDepth = bytes[24] & 0xff, colorType = bytes[25] & 0xff; // IHDR follows the 8-byte signature
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             ImageReader r = reader("png", in, name);
             try {
-                checkPixels(r, name);
+                checkPixels(r, name, maxPixels);
                 BufferedImage im = r.read(0);
                 // Java (11+) expands tRNS into an alpha band; the band count, not the colour type, says
                 // where the colour is. Pillow opens 16-bit grey as mode I and convert('RGB') clips it.
@@ -121,7 +124,7 @@ public final class ImageDecoder {
         }
     }
 
-    private static RgbImage decodeOther(byte[] bytes, Path name) throws IOException {
+    private static RgbImage decodeOther(byte[] bytes, Path name, long maxPixels) throws IOException {
         // as ImageIO.read, with the size checked before the pixels are allocated
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             Iterator<ImageReader> it = in == null ? null : ImageIO.getImageReaders(in);
@@ -129,7 +132,7 @@ public final class ImageDecoder {
             ImageReader r = it.next();
             r.setInput(in, true, true);
             try {
-                checkPixels(r, name);
+                checkPixels(r, name, maxPixels);
                 return fromBuffered(r.read(0, r.getDefaultReadParam()), false);
             } finally {
                 r.dispose();
@@ -143,12 +146,12 @@ public final class ImageDecoder {
      */
     public static final long MAX_PIXELS = 2L * 89_478_485;
 
-    private static void checkPixels(ImageReader r, Path name) throws IOException {
+    private static void checkPixels(ImageReader r, Path name, long maxPixels) throws IOException {
         long w = r.getWidth(0), h = r.getHeight(0);
         if (w <= 0 || h <= 0) throw new ImageDecodeException(name, "image header gives a size of " + w + "x" + h + " pixels");
-        if (w * h > MAX_PIXELS)
-            throw new ImageDecodeException(name, "image of " + w + "x" + h + " pixels exceeds the limit of " + MAX_PIXELS
-                    + " pixels (as Pillow's decompression-bomb check)");
+        if (w * h > maxPixels)
+            throw new ImageDecodeException(name, "image of " + w + "x" + h + " pixels exceeds the limit of " + maxPixels
+                    + " pixels" + (maxPixels == MAX_PIXELS ? " (as Pillow's decompression-bomb check)" : ""));
     }
 
     private static RgbImage fromBuffered(BufferedImage im, boolean clip16) {

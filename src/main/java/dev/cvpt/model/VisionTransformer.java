@@ -40,6 +40,7 @@ public final class VisionTransformer {
     private final TuningMethod method;
     private double dropPathRate;                 // stochastic depth: linear 0 → rate over the blocks
     private final Map<String, Tensor> transposed = new ConcurrentHashMap<>();   // frozen Wᵀ, see frozenLinear
+    private volatile Map<List<Long>, FoldedPrompts> promptCache;                 // see cachePrompts; null: off
 
     VisionTransformer(VitConfig cfg, Map<String, Tensor> params, TuningMethod method) {
         Native.load();
@@ -292,7 +293,41 @@ public final class VisionTransformer {
      * become N×C×(P·heads) ones. {@link #crossAttentionReference} is the unfolded form.
      */
     public Tensor crossAttention(int i, Tensor x, Tensor prompts) {
-        long b = x.size(0), n = x.size(1), pb = prompts.size(0), np = prompts.size(1);
+        long b = x.size(0), n = x.size(1);
+        int c = cfg.dim(), h = cfg.heads();
+        Map<List<Long>, FoldedPrompts> cache = promptCache;
+        FoldedPrompts f = cache == null ? foldPrompts(i, prompts)
+                : cache.computeIfAbsent(List.of((long) i, prompts.data_ptr().address(), prompts.size(0), prompts.size(1),
+                        prompts.stride(0), prompts.stride(1)), k -> FoldedPrompts.retained(foldPrompts(i, prompts)));
+        long pb = f.a().size(0), np = f.a().size(2) / h;
+        Tensor scores, out;
+        if (pb == 1 && b > 1) {  // one prompt set for the whole batch (eval): one GEMM over all tokens
+            scores = matmul(x, f.a().select(0, 0)).add(f.c().select(0, 0));
+        } else {
+            scores = matmul(x, f.a()).add(f.c());
+        }
+        Tensor attn = softmax(scores.view(b, n, h, np), -1).view(b, n, (long) h * np);
+        out = pb == 1 && b > 1 ? matmul(attn, f.vo().select(0, 0)) : matmul(attn, f.vo());
+        return out.add(param("blocks." + i + ".attn.proj.bias"));
+    }
+
+    /**
+     * The input-free part of {@link #crossAttention} for one prompt set [pb,P,C]: A [pb,C,h·P]
+     * (with the 1/√d scale), c [pb,1,h·P] and Vo [pb,h·P,C].
+     */
+    public record FoldedPrompts(Tensor a, Tensor c, Tensor vo) {
+        public long bytes() { return (a.numel() + c.numel() + vo.numel()) * a.element_size(); }
+
+        static FoldedPrompts retained(FoldedPrompts f) {
+            f.a.retainReference();
+            f.c.retainReference();
+            f.vo.retainReference();
+            return f;
+        }
+    }
+
+    public FoldedPrompts foldPrompts(int i, Tensor prompts) {
+        long pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
         Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
@@ -307,15 +342,32 @@ public final class VisionTransformer {
                 .transpose(1, 2).reshape(pb, 1, (long) h * np);
         Tensor wo = param(a + "proj.weight").view(c, h, d).permute(1, 2, 0);   // [h,d,C]
         Tensor vo = matmul(v.permute(0, 2, 1, 3), wo).reshape(pb, (long) h * np, c);  // [pb,h·P,C]
-        Tensor scores, out;
-        if (pb == 1 && b > 1) {  // one prompt set for the whole batch (eval): one GEMM over all tokens
-            scores = matmul(x, aMat.select(0, 0)).add(cVec.select(0, 0));
-        } else {
-            scores = matmul(x, aMat).add(cVec);
+        return new FoldedPrompts(aMat, cVec, vo);
+    }
+
+    /**
+     * Inference only: keeps the {@link FoldedPrompts} of every prompt set {@link #crossAttention}
+     * sees (keyed by block, storage address and shape of the prompts), so that they are computed once
+     * instead of in every forward. The caller promises that the prompts do not change while the cache
+     * is on (a serving task's frozen tensors). Off by default; off again frees the cached tensors.
+     */
+    public synchronized void cachePrompts(boolean on) {
+        Map<List<Long>, FoldedPrompts> old = promptCache;
+        promptCache = on ? (old != null ? old : new ConcurrentHashMap<>()) : null;
+        if (!on && old != null) {
+            for (FoldedPrompts f : old.values()) {
+                f.a().releaseReference();
+                f.c().releaseReference();
+                f.vo().releaseReference();
+            }
+            old.clear();
         }
-        Tensor attn = softmax(scores.view(b, n, h, np), -1).view(b, n, (long) h * np);
-        out = pb == 1 && b > 1 ? matmul(attn, vo.select(0, 0)) : matmul(attn, vo);
-        return out.add(param(a + "proj.bias"));
+    }
+
+    /** Bytes held by the prompt cache (0 when off). */
+    public long cachedPromptBytes() {
+        Map<List<Long>, FoldedPrompts> cache = promptCache;
+        return cache == null ? 0 : cache.values().stream().mapToLong(FoldedPrompts::bytes).sum();
     }
 
     /** The unfolded cross-attention (q and output projections of every token), kept as the reference of the folded one. */

@@ -1,0 +1,109 @@
+package dev.cvpt.model;
+
+import dev.cvpt.bench.Bench;
+import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Tensors;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.bytedeco.pytorch.global.torch.manual_seed;
+import static org.bytedeco.pytorch.global.torch.randn;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Cross-task batching: one forward over rows of several tasks (frozen parts once, each task's hooks
+ * on its rows) gives each task the logits of its own forward; the prompt cache changes nothing but
+ * the work done.
+ */
+class TaskGroupsTest {
+
+    private static double maxAbs(Tensor a, Tensor b) {
+        float[] x = Tensors.toFloats(a), y = Tensors.toFloats(b);
+        assertEquals(x.length, y.length);
+        double d = 0;
+        for (int i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+        return d;
+    }
+
+    @Test
+    void mixedBatchEqualsEachTaskAlone() {
+        Native.load();
+        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            manual_seed(3);
+            VitConfig cfg = Bench.config("micro");
+            Backbones.Backbone bb = new Backbones.Backbone(Path.of("random"), cfg, Bench.randomBackbone(cfg));
+            // every CVPT insert (4: its own MLP per group; the others share one MLP over all rows), a shallow
+            // CVPT and the linear probe: same token count, one signature
+            List<VisionTransformer> same = new ArrayList<>();
+            for (int insert = 1; insert <= 5; insert++) same.add(Backbones.assemble(bb, MethodSpec.cvpt(insert, 4), 3 + insert));
+            same.add(Backbones.assemble(bb, new MethodSpec("cvpt", 2, 6, false, 0.1), 5));
+            same.add(Backbones.assemble(bb, new MethodSpec("linear", 3, 1, true, 0.1), 4));
+            // deep VPT with 4 prompts twice: a signature of their own
+            List<VisionTransformer> vpt = List.of(Backbones.assemble(bb, new MethodSpec("vpt", 3, 4, true, 0.1), 3),
+                    Backbones.assemble(bb, new MethodSpec("vpt", 3, 4, true, 0.1), 6));
+            String sig = TaskGroups.signature(same.get(0));
+            for (VisionTransformer v : same) assertEquals(sig, TaskGroups.signature(v));
+            assertEquals(TaskGroups.signature(vpt.get(0)), TaskGroups.signature(vpt.get(1)));
+            assertNotEquals(sig, TaskGroups.signature(vpt.get(0)));
+
+            for (List<VisionTransformer> models : List.of(same, vpt)) {
+                int[] rows = new int[models.size()];
+                List<TaskGroups.Group> groups = new ArrayList<>();
+                int total = 0;
+                for (int j = 0; j < models.size(); j++) {
+                    rows[j] = 1 + j % 3;
+                    groups.add(new TaskGroups.Group(models.get(j), rows[j]));
+                    total += rows[j];
+                }
+                Tensor x = randn(total, 3, cfg.img(), cfg.img());
+                List<Tensor> mixed = TaskGroups.forward(groups, x);
+                int off = 0;
+                for (int j = 0; j < models.size(); j++) {
+                    Tensor alone = models.get(j).forward(x.narrow(0, off, rows[j]), false);
+                    assertArrayEquals(alone.shape(), mixed.get(j).shape());
+                    double d = maxAbs(mixed.get(j), alone);
+                    assertTrue(d < 1e-5, models.get(j).method().name() + " group " + j + ": max |diff| " + d);
+                    off += rows[j];
+                }
+            }
+            // CVPT and deep VPT rows cannot share one tensor (65 vs 69 tokens)
+            Tensor x = randn(2, 3, cfg.img(), cfg.img());
+            assertThrows(RuntimeException.class, () -> TaskGroups.forward(
+                    List.of(new TaskGroups.Group(same.get(0), 1), new TaskGroups.Group(vpt.get(0), 1)), x));
+        }
+    }
+
+    @Test
+    void promptCacheGivesTheSameLogitsAndFreesItsBytes() {
+        Native.load();
+        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            manual_seed(4);
+            VitConfig cfg = Bench.config("micro");
+            Backbones.Backbone bb = new Backbones.Backbone(Path.of("random"), cfg, Bench.randomBackbone(cfg));
+            VisionTransformer vit = Backbones.assemble(bb, MethodSpec.cvpt(3, 5), 4);
+            Tensor x = randn(3, 3, cfg.img(), cfg.img());
+            float[] plain = Tensors.toFloats(vit.forward(x, false));
+            vit.cachePrompts(true);
+            assertEquals(0, vit.cachedPromptBytes());
+            float[] first = Tensors.toFloats(vit.forward(x, false));
+            // per block: A [1,C,h·P], c [1,1,h·P], Vo [1,h·P,C] in float32
+            long perBlock = (2L * cfg.dim() * cfg.heads() * 5 + cfg.heads() * 5L) * 4;
+            assertEquals(cfg.depth() * perBlock, vit.cachedPromptBytes());
+            float[] cached = Tensors.toFloats(vit.forward(x, false));
+            assertArrayEquals(plain, first);
+            assertArrayEquals(plain, cached);
+            vit.cachePrompts(false);
+            assertEquals(0, vit.cachedPromptBytes());
+        }
+    }
+}
