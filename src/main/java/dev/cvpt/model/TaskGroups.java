@@ -50,7 +50,8 @@ public final class TaskGroups {
              org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
             forward(List.of(new Group(model, 1)), zeros(1, 3, c.img(), c.img()), trace);
         }
-        return "backbone@" + Long.toHexString(model.param("blocks.0.attn.qkv.weight").data_ptr().address()) + trace;
+        return "backbone@" + Long.toHexString(model.param("blocks.0.attn.qkv.weight").data_ptr().address())
+                + (model.method().unfusedAttention() ? " unfused" : "") + trace;
     }
 
     /** Logits of each group ([rows, classes of that task]), in group order. Eval mode, no autograd. */
@@ -84,6 +85,15 @@ public final class TaskGroups {
         @Override public boolean clsOnlyLastBlock() {
             // a method that wants every row of the last block gets it; the others lose nothing (same cls row)
             return groups.stream().allMatch(g -> g.model().method().clsOnlyLastBlock());
+        }
+
+        /** Equal across the groups: it is part of the {@link #signature}. */
+        @Override public boolean unfusedAttention() { return groups.get(0).model().method().unfusedAttention(); }
+
+        @Override
+        public Tensor inputImages(Tensor images) {
+            return !anyOverrides(groups.stream().map(g -> g.model().method()).toList(), "inputImages") ? images
+                    : perGroup(images, (g, xs) -> g.model().method().inputImages(xs));
         }
 
         @Override
@@ -216,6 +226,17 @@ public final class TaskGroups {
                 return block.mlp(block.norm2(y));   // one MLP over every row, with this composite's deltas
             return c.perGroupIndexed(y, (j, ys) ->
                     hooks.get(j).mlpBranch(new Block(groups().get(j).model(), block.index(), hooks.get(j)), ys, null));
+        }
+
+        @Override
+        public Tensor mlpResidual(Tensor y, Tensor m) {
+            if (!anyOverrides(hooks, "mlpResidual")) return y.add(m);
+            long[] off = {0};
+            return c.perGroupIndexed(y, (j, ys) -> {
+                Tensor out = hooks.get(j).mlpResidual(ys, m.narrow(0, off[0], ys.size(0)));
+                off[0] += ys.size(0);
+                return out;
+            });
         }
 
         @Override

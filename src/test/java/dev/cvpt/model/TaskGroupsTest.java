@@ -83,6 +83,46 @@ class TaskGroupsTest {
         }
     }
 
+    /**
+     * Every method of the related work in a mixed batch: with CVPT rows where their signatures are
+     * equal (the adapter methods keep the token count), else with a second task of the same method.
+     */
+    @Test
+    void everyMethodMixesAndEqualsItselfAlone() {
+        Native.load();
+        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            manual_seed(5);
+            VitConfig cfg = Bench.config("micro");
+            Backbones.Backbone bb = new Backbones.Backbone(Path.of("random"), cfg, Bench.randomBackbone(cfg));
+            VisionTransformer cvpt = Backbones.assemble(bb, MethodSpec.cvpt(3, 4), 3);
+            String cvptSig = TaskGroups.signature(cvpt);
+            int mixedWithCvpt = 0;
+            for (String m : List.of("lora", "adapter", "adaptformer", "dyt", "vfpt", "e2vpt", "spt")) {
+                VisionTransformer a = Backbones.assemble(bb, new MethodSpec(m, 3, 4, true, 0.1), 4);
+                VisionTransformer b = Backbones.assemble(bb, new MethodSpec(m, 3, 4, true, 0.1), 5);
+                for (String name : List.of("head.weight")) { a.param(name).normal_(); b.param(name).normal_(); }
+                a.method().parameters().values().forEach(t -> t.add_(randn(t.shape()).mul(Tensors.scalar(0.1))));
+                b.method().parameters().values().forEach(t -> t.add_(randn(t.shape()).mul(Tensors.scalar(0.1))));
+                VisionTransformer other = TaskGroups.signature(a).equals(cvptSig) ? cvpt : b;
+                if (other == cvpt) mixedWithCvpt++;
+                List<VisionTransformer> models = List.of(a, other, a);
+                int[] rows = {2, 1, 1};
+                List<TaskGroups.Group> groups = new ArrayList<>();
+                for (int j = 0; j < 3; j++) groups.add(new TaskGroups.Group(models.get(j), rows[j]));
+                Tensor x = randn(4, 3, cfg.img(), cfg.img());
+                List<Tensor> mixed = TaskGroups.forward(groups, x);
+                int off = 0;
+                for (int j = 0; j < 3; j++) {
+                    Tensor alone = models.get(j).forward(x.narrow(0, off, rows[j]), false);
+                    double d = maxAbs(mixed.get(j), alone) / Math.max(1, alone.abs().max().item_double());   // heads ~N(0,1): logits ~10
+                    assertTrue(d < 1e-5, m + " group " + j + " (" + models.get(j).method().name() + "): rel " + d);
+                    off += rows[j];
+                }
+            }
+            assertTrue(mixedWithCvpt >= 3, "the adapter methods share CVPT's signature: " + mixedWithCvpt);
+        }
+    }
+
     @Test
     void promptCacheGivesTheSameLogitsAndFreesItsBytes() {
         Native.load();
