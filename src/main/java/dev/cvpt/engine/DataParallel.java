@@ -25,8 +25,9 @@ import static org.bytedeco.pytorch.global.torch.set_num_threads;
  * {@code .grad} (autograd's AccumulateGrad is thread-safe).
  *
  * <p>Chunk 0 runs on the calling thread. With more than one chunk each chunk draws its random masks
- * from its own generator, seeded from torch's default generator on the calling thread, so runs are
- * reproducible for a given thread count; with one chunk nothing changes.
+ * from its own generator, seeded from the calling thread's generator ({@link Rand}: the run's own,
+ * else torch's default), so runs are reproducible for a given thread count; with one chunk nothing
+ * changes.
  */
 public final class DataParallel implements AutoCloseable {
     /** Work on one chunk: rows [start, start+len) of the batch. */
@@ -64,7 +65,7 @@ public final class DataParallel implements AutoCloseable {
         long[] seeds = new long[k];
         if (seeded) {
             try (PointerScope s = new PointerScope()) {
-                long[] drawn = Tensors.toLongs(randint(Long.MAX_VALUE, new long[]{k}));
+                long[] drawn = Tensors.toLongs(randint(Long.MAX_VALUE, new long[]{k}, Rand.generator()));
                 System.arraycopy(drawn, 0, seeds, 0, k);
             }
         }
@@ -105,11 +106,8 @@ public final class DataParallel implements AutoCloseable {
         if (!seeded) return body.get();
         try (PointerScope s = new PointerScope()) {
             Generator g = createCPUGenerator(seed);
-            Rand.use(g);
-            try {
+            try (Rand.Binding b = Rand.bind(g)) {   // the calling thread gets its run's generator back after
                 return body.get();
-            } finally {
-                Rand.use(null);
             }
         }
     }

@@ -8,6 +8,7 @@ import dev.cvpt.data.Loader;
 import dev.cvpt.data.Transforms;
 import dev.cvpt.engine.DataParallel;
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Rand;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.Checkpoint;
 import dev.cvpt.io.CheckpointException;
@@ -20,6 +21,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 
@@ -35,8 +37,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
 
-import static org.bytedeco.pytorch.global.torch.getDefaultCPUGenerator;
-import static org.bytedeco.pytorch.global.torch.manual_seed;
 
 /**
  * The training flow, top to bottom: open the data, build the model from the backbone, then per
@@ -96,10 +96,20 @@ public final class Trainer {
         pendingLog.clear();
 
         Recipe r = o.recipe();
-        manual_seed(r.seed());
+        warnIfWarmupCoversRun(r);
+        // the run's own generator (Rand): the model's initialisation and every later draw come from it
+        Generator gen = Rand.forRun(r.seed());
+        try (Rand.Binding bound = Rand.bind(gen)) {
+            return train(resume, ckpt, heads, data, skipped, name, runDir, statePath, gen);
+        }
+    }
+
+    private Summary train(boolean resume, Checkpoint ckpt, OptionalInt heads, DataSplits data, int skipped, String name,
+                          Path runDir, Path statePath, Generator gen) throws IOException {
+        Recipe r = o.recipe();
         MethodSpec spec = new MethodSpec(o.spec().method(), o.spec().insert(), o.spec().prompts(), o.spec().deep(), r.promptDropout());
-        VisionTransformer vit = Backbones.build(o.checkpoint(), ckpt.tensors(),
-                heads, spec, data.numClasses());
+        VisionTransformer vit = Rand.drawingFromDefault(gen, () -> Backbones.build(o.checkpoint(), ckpt.tensors(),
+                heads, spec, data.numClasses()));
         vit.dropPathRate(r.dropPath());
         Map<String, Tensor> trainable = vit.trainableParameters();
         long trainableCount = trainable.values().stream().mapToLong(Tensor::numel).sum();
@@ -109,7 +119,7 @@ public final class Trainer {
         History history = new History();
         int start = 0;
         if (resume) {
-            start = restore(statePath, config, trainable, opt, history) + 1;
+            start = restore(statePath, config, trainable, opt, history, gen) + 1;
             say("resuming " + runDir + " at epoch " + (start + 1) + "/" + r.epochs());
         } else {
             writeText(runDir.resolve("run.json"), JSON.writeValueAsString(config));
@@ -181,7 +191,7 @@ public final class Trainer {
                         Double.isNaN(valTop1) ? "" : String.format(Locale.ROOT, "  val %.2f%%", valTop1),
                         Double.isNaN(testTop1) ? "" : String.format(Locale.ROOT, "  test %.2f%%", testTop1));
                 say(line);
-                saveState(statePath, config, epoch, trainable, opt, history);
+                saveState(statePath, config, epoch, trainable, opt, history, gen);
                 history.writeCsv(runDir.resolve("metrics.csv"));
                 history.writePlots(runDir, name + " (" + spec.method() + ")");
             }
@@ -194,6 +204,24 @@ public final class Trainer {
                     (double) metrics.get("test_top1"), (double) metrics.get("test_top1_best")));
             return new Summary(taskFile, metrics);
         }
+    }
+
+    /**
+     * The official schedule trains epoch e at timm's value for e − 1 and warms up for W epochs from
+     * 1e-6, so a run of at most W + 1 epochs never leaves the warmup (with W = 10, `--epochs 2` trains
+     * at 1e-6 and ~1e-4): say so in one line instead of silently learning nothing. The recipe is kept
+     * as given (the official one stays exact at 100 epochs).
+     */
+    static String warmupWarning(Recipe r) {
+        if (r.warmupEpochs() == 0 || r.epochs() > r.warmupEpochs() + 1) return null;
+        return String.format(Locale.ROOT, "warning: the %d warmup epochs cover the whole %d-epoch run (lr %.3g at most, peak %.3g never reached); "
+                + "use --warmup %d or fewer, or more --epochs", r.warmupEpochs(), r.epochs(),
+                r.schedule().at(r.epochs() - 1), r.lr(), Math.max(0, r.epochs() / 10));
+    }
+
+    private void warnIfWarmupCoversRun(Recipe r) {
+        String w = warmupWarning(r);
+        if (w != null) say(w);
     }
 
     /** Thrown when the loss is NaN or infinite; the message names the step, the lr and the last good state. */
@@ -285,13 +313,13 @@ public final class Trainer {
     // ---------------------------------------------------------------- training state (resume)
 
     private static void saveState(Path file, ObjectNode config, int epoch, Map<String, Tensor> trainable, AdamW opt,
-                                  History history) throws IOException {
+                                  History history, Generator gen) throws IOException {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         try (PointerScope s = new PointerScope()) {
             trainable.forEach((n, p) -> t.put("param/" + n, Tensors.toHost(p)));
             opt.firstMoments().forEach((n, m) -> t.put("exp_avg/" + n, Tensors.toHost(m)));
             opt.secondMoments().forEach((n, m) -> t.put("exp_avg_sq/" + n, Tensors.toHost(m)));
-            byte[] rng = Tensors.toBytes(getDefaultCPUGenerator().get_state());
+            byte[] rng = Tensors.toBytes(gen.get_state());
             t.put("rng/torch", new HostTensor(dev.cvpt.io.DType.U8, new long[]{rng.length}, java.nio.ByteBuffer.wrap(rng)));
         }
         Map<String, String> meta = new LinkedHashMap<>();
@@ -309,7 +337,7 @@ public final class Trainer {
     }
 
     /** Restores a saved state; returns the last completed epoch. */
-    private static int restore(Path file, ObjectNode config, Map<String, Tensor> trainable, AdamW opt, History history) {
+    private static int restore(Path file, ObjectNode config, Map<String, Tensor> trainable, AdamW opt, History history, Generator gen) {
         var st = Safetensors.read(file);
         Map<String, String> meta = st.metadata();
         try {
@@ -334,7 +362,7 @@ public final class Trainer {
         if (rng == null) throw new CheckpointException(file, "rng/torch", "missing");
         byte[] b = new byte[rng.data().remaining()];
         rng.data().duplicate().get(b);
-        getDefaultCPUGenerator().set_state(Tensors.fromBytes(b));
+        gen.set_state(Tensors.fromBytes(b));
         opt.stepCount(Long.parseLong(meta.get("step")));
         return Integer.parseInt(meta.get("epoch"));
     }
