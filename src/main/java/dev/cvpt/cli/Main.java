@@ -10,7 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "cvpt", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "cvpt 0.1.0",
         description = "Parameter-efficient fine-tuning of vision transformers (CVPT, VPT, linear probe, full).",
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, PretrainCommand.class,
-                SuiteCommand.class, VerifyCommand.class, PreprocessCommand.class, SynthCommand.class, BenchCommand.class,
+                SuiteCommand.class, TuneCommand.class, SweepCommand.class, VerifyCommand.class, PreprocessCommand.class, SynthCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

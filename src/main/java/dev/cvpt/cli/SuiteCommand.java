@@ -38,6 +38,10 @@ public final class SuiteCommand implements Callable<Integer> {
     @Option(names = "--skip-bad") boolean skipBad;
     @Option(names = "--heads") Integer heads;
     @Option(names = "--no-progress") boolean noProgress;
+    @Option(names = "--tune", description = "Per task, the tuning protocol of `cvpt tune` (grid on train800/val200, the best retrained per seed) instead of the presets.")
+    boolean tune;
+    @Option(names = "--grid", paramLabel = "lr=A,B,wd=C,D[,prompts=E,F]", description = "With --tune: the grid (default: docs/TUNING.md).") String grid;
+    @Option(names = "--seeds", defaultValue = "3", paramLabel = "N|S1,S2,...", description = "With --tune: the seeds of the final runs (default: ${DEFAULT-VALUE}).") String seeds;
     @Mixin DebugOption debug;
 
     @Override
@@ -46,6 +50,14 @@ public final class SuiteCommand implements Callable<Integer> {
         MethodSpec spec = new MethodSpec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1);
         Recipe recipe = new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery);
         Files.createDirectories(out);
+        if (tune) {
+            var rows = dev.cvpt.train.Tune.suite(data, out, Suite.template(checkpoint, spec, recipe, t, true, skipBad,
+                    heads == null ? OptionalInt.empty() : OptionalInt.of(heads), !noProgress && System.console() != null),
+                    grid == null ? dev.cvpt.train.Grid.defaults() : dev.cvpt.train.Grid.parse(grid), TuneCommand.seeds(seeds),
+                    prompts == null, tasks == null ? List.of() : tasks, System.err);
+            System.out.print(Files.readString(out.resolve("suite.md")));
+            return rows.isEmpty() ? Main.FAILED : Main.OK;
+        }
         var rows = Suite.run(data, out, Suite.template(checkpoint, spec, recipe, t, selectOnVal, skipBad,
                 heads == null ? OptionalInt.empty() : OptionalInt.of(heads), !noProgress && System.console() != null),
                 lr == null, prompts == null, tasks == null ? List.of() : tasks, System.err);

@@ -37,13 +37,7 @@ public final class Suite {
     public static List<Row> run(Path root, Path out, Trainer.Options template, boolean presetLr, boolean presetPrompts,
                                 List<String> only, PrintStream log) throws IOException {
         List<Row> rows = new ArrayList<>();
-        List<VtabTask> found = new ArrayList<>();
-        for (VtabTask t : VtabTask.values())
-            if (Files.exists(root.resolve(t.id()).resolve("test.txt")) && (only.isEmpty() || only.contains(t.id()))) found.add(t);
-        if (found.isEmpty())
-            throw new UserException(root + ": no VTAB-1k task folders (e.g. " + root.resolve("cifar") + "/test.txt)");
-        log.println("suite: " + found.size() + " tasks: " + found.stream().map(VtabTask::id).toList());
-        for (VtabTask t : found) {
+        for (VtabTask t : tasks(root, only, log)) {
             Path runDir = out.resolve(t.id());
             Path metrics = runDir.resolve("metrics.json");
             if (!Files.exists(metrics)) {
@@ -62,6 +56,17 @@ public final class Suite {
             write(out, rows, template.spec().method());
         }
         return rows;
+    }
+
+    /** The VTAB-1k tasks found under {@code root} (only those named, when {@code only} is not empty). */
+    static List<VtabTask> tasks(Path root, List<String> only, PrintStream log) {
+        List<VtabTask> found = new ArrayList<>();
+        for (VtabTask t : VtabTask.values())
+            if (Files.exists(root.resolve(t.id()).resolve("test.txt")) && (only.isEmpty() || only.contains(t.id()))) found.add(t);
+        if (found.isEmpty())
+            throw new UserException(root + ": no VTAB-1k task folders (e.g. " + root.resolve("cifar") + "/test.txt)");
+        log.println("suite: " + found.size() + " tasks: " + found.stream().map(VtabTask::id).toList());
+        return found;
     }
 
     /** suite.md, suite.csv and suite.json. */
