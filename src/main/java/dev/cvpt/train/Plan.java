@@ -30,8 +30,11 @@ import java.util.Set;
  * {@link Runs} says, so a plan can be run again (or its share re-run by another worker) safely.
  */
 public final class Plan {
-    /** Line j (0-based, counting only run lines) of a plan. */
-    public record Line(int index, String where, Trainer.Options options) {}
+    /**
+     * Line j (0-based, counting only run lines) of a plan: {@code json} as written, {@code base} the
+     * folder its relative paths are taken from, {@code where} file:line for messages.
+     */
+    public record Line(int index, String where, String json, Path base, Trainer.Options options) {}
 
     private static final Set<String> FIELDS = Set.of("task", "data", "checkpoint", "method", "options", "recipe", "seed", "out",
             "select_on_val", "threads");
@@ -49,7 +52,7 @@ public final class Plan {
             String l = lines.get(i).strip();
             if (l.isEmpty() || l.startsWith("#")) continue;
             String where = file + ":" + (i + 1);
-            out.add(new Line(out.size(), where, parse(l, base, where)));
+            out.add(new Line(out.size(), where, l, base, parse(l, base, where)));
         }
         if (out.isEmpty()) throw new UserException(file + ": the plan has no runs (one JSON object per line)");
         return out;
