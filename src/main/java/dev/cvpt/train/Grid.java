@@ -72,7 +72,7 @@ public record Grid(List<Double> lrs, List<Double> wds, List<Integer> prompts) {
             return "lr" + num(lr) + "_wd" + num(wd) + (prompts == null ? "" : "_p" + prompts);
         }
 
-        static String num(double v) {
+        public static String num(double v) {
             String s = Double.toString(v);
             return s.endsWith(".0") ? s.substring(0, s.length() - 2) : s;
         }

@@ -30,16 +30,23 @@ class DemoTest {
     @Test
     void smallDemoWritesTheTable() throws Exception {
         Path out = tmp.resolve("demo");
-        assertEquals(Main.OK, Main.execute("demo", "--out", out.toString(), "--epochs", "2", "--train", "64", "--test", "32", "--threads", "1"));
+        String[] args = {"demo", "--out", out.toString(), "--epochs", "2", "--train", "64", "--val", "16", "--test", "32",
+                "--lr", "1e-2,1e-1", "--threads", "1"};
+        assertEquals(Main.OK, Main.execute(args));
         List<String> md = Files.readAllLines(out.resolve("demo.md"));
         for (String task : Demo.TASKS)
-            assertTrue(md.stream().anyMatch(l -> l.matches("\\| " + task + " \\| [0-9.]+ \\| [0-9.]+ \\| [0-9.]+ \\| [-+][0-9.]+ \\|")), task + " in " + md);
+            assertTrue(md.stream().anyMatch(l -> l.matches("\\| " + task + " \\| [0-9.]+ \\| [0-9.]+ \\| [0-9.]+ \\| [-+][0-9.]+ \\| (0\\.01|0\\.1) / (0\\.01|0\\.1) / (0\\.01|0\\.1) \\|")), task + " in " + md);
         assertTrue(Files.size(out.resolve("demo.png")) > 1000);
         assertEquals(1 + Demo.TASKS.size() * Demo.METHODS.size(), Files.readAllLines(out.resolve("demo.csv")).size());
         // a second run finds every result and trains nothing again
-        long before = Files.getLastModifiedTime(out.resolve("runs/number-cvpt/metrics.json")).toMillis();
-        assertEquals(Main.OK, Main.execute("demo", "--out", out.toString(), "--epochs", "2", "--train", "64", "--test", "32", "--threads", "1"));
-        assertEquals(before, Files.getLastModifiedTime(out.resolve("runs/number-cvpt/metrics.json")).toMillis());
+        // each cell is a tune: both lrs tried on val, the chosen one retrained on train+val
+        var tune = dev.cvpt.train.TaskFile.JSON.readTree(Files.readString(out.resolve("runs/number-cvpt/tune.json")));
+        assertEquals(3, tune.get("runs").size());
+        assertTrue(md.stream().anyMatch(l -> l.contains("lr that its own val split picks")), md.toString());
+        Path fin = out.resolve("runs/number-cvpt/final/seed0/metrics.json");
+        long before = Files.getLastModifiedTime(fin).toMillis();
+        assertEquals(Main.OK, Main.execute(args));
+        assertEquals(before, Files.getLastModifiedTime(fin).toMillis());
     }
 
     @Test
