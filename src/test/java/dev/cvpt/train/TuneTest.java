@@ -90,6 +90,23 @@ class TuneTest {
     }
 
     @Test
+    void suiteTunesEachTask() throws Exception {
+        Path root = tmp.resolve("vtab");
+        Files.createDirectories(root);
+        Files.move(SyntheticTasks.write(tmp.resolve("s"), "disk", 32, 8, 48, 16, 32, 2), root.resolve("svhn"));
+        Path out = tmp.resolve("suite");
+        assertEquals(Main.OK, Main.execute("suite", "--data", root.toString(), "--checkpoint", ckpt.toString(), "--out", out.toString(),
+                "--tune", "--grid", "lr=2e-2,wd=0", "--seeds", "1", "--prompts", "3", "--epochs", "2", "--batch", "16", "--warmup", "0",
+                "--eval-every", "2", "--threads", "1", "--no-progress"));
+        JsonNode t = TaskFile.JSON.readTree(Files.readString(out.resolve("svhn/tune.json")));
+        JsonNode s = TaskFile.JSON.readTree(Files.readString(out.resolve("suite.json")));
+        assertEquals("svhn", s.get("tasks").get(0).get("task").asText());
+        assertEquals(t.get("test_top1_mean").asDouble(), s.get("tasks").get(0).get("test_top1").asDouble());
+        assertTrue(s.get("method").asText().contains("tuned on val200"), s.toString());
+        assertEquals(3, TaskFile.JSON.readTree(Files.readString(out.resolve("svhn/final/seed42/run.json"))).get("prompts").asInt());
+    }
+
+    @Test
     void tieRuleAndGrid() {
         Grid.Point a = new Grid.Point(1e-2, 0.0, null), b = new Grid.Point(1e-3, 1e-2, null), c = new Grid.Point(1e-3, 1e-4, null);
         assertEquals(c, Tune.choose(List.of(new Tune.Trial(a, 90, ""), new Tune.Trial(b, 90, ""), new Tune.Trial(c, 90, ""))),
