@@ -58,7 +58,7 @@ public final class Demo {
         if (Files.exists(f)) return f;
         try (InputStream in = Demo.class.getResourceAsStream(BACKBONE_RESOURCE)) {
             if (in == null) throw new UserException("the demo backbone is missing from the build (" + BACKBONE_RESOURCE
-                    + "); make it with: ./cvpt pretrain --out src/main/resources" + BACKBONE_RESOURCE);
+                    + "); make it with: ./cvpt pretrain --out core/src/main/resources" + BACKBONE_RESOURCE);
             byte[] b = in.readAllBytes();
             AtomicFiles.write(f, o -> o.write(b));
         }
