@@ -87,7 +87,16 @@ public final class PredictJob {
         return PREDICTORS.computeIfAbsent(s, k -> {
             Executors.prepare();
             Predictor p = Predictor.load(Path.of(k.checkpoint()), OptionalInt.empty());
-            for (String t : k.tasks()) p.addTask(Path.of(t));
+            java.util.Map<String, String> seen = new java.util.HashMap<>();
+            for (String t : k.tasks()) {
+                String name = p.addTask(Path.of(t)).name();
+                String other = seen.put(name, t);
+                if (other != null) {
+                    p.close();
+                    throw new dev.cvpt.UserException(t + ": its task name '" + name + "' is also " + other
+                            + "'s; the output's task column would not tell them apart (rename one with train --name)");
+                }
+            }
             return p;
         });
     }
