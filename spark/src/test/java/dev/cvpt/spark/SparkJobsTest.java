@@ -133,6 +133,12 @@ class SparkJobsTest {
         }
         assertEquals(600, compared);
 
+        // two task files with one task name would be indistinguishable in the output: refused
+        Exception dup = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> PredictJob.run(spark,
+                PredictJob.folder(spark, images.toString(), "00000*.png"), new PredictJob.Settings(ckpt.toString(), List.of(tasks.get(0), tasks.get(0)), 32, 3),
+                tmp.resolve("dup.parquet").toString()));
+        assertTrue(String.valueOf(dup.getMessage()).contains("its task name 'a' is also"), String.valueOf(dup.getMessage()));
+
         // a list of paths instead of a folder gives the same rows
         Path list = tmp.resolve("list.txt");
         try (Stream<Path> s = Files.list(images)) {
