@@ -200,6 +200,8 @@ public final class Bench {
         m.put("openblas_coretype", Native.blasCoreType());
         m.put("gemm_backend", Linear.backendName());
         m.put("cpu_capability", Native.cpuCapability());
+        m.put("thp_alloc", Native.hugePages());
+        m.put("thp_kernel", Native.kernelHugePages());
         return m;
     }
 
@@ -235,6 +237,8 @@ public final class Bench {
         r.put("threads", o.threads());
         r.put("openblas_coretype", Native.blasCoreType());
         r.put("gemm_backend", Linear.backendName());
+        r.put("thp_alloc", Native.hugePages());
+        r.put("thp_kernel", Native.kernelHugePages());
         r.put("gflop_per_s_median", round(2.0 * m * k * n / med / 1e9, 1));
         r.put("gflop_per_s_best", round(2.0 * m * k * n / timed.get(0) / 1e9, 1));
         r.put("step_s_all", times.stream().map(t -> round(t, 4)).toList());
