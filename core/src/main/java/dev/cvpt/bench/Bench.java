@@ -2,6 +2,7 @@ package dev.cvpt.bench;
 
 import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Precision;
 import dev.cvpt.model.Backbones;
 import dev.cvpt.model.MethodSpec;
 import dev.cvpt.model.VisionTransformer;
@@ -199,6 +200,7 @@ public final class Bench {
         m.put("openblas_threads", Native.blasThreads());
         m.put("openblas_coretype", Native.blasCoreType());
         m.put("gemm_backend", Linear.backendName());
+        m.put("precision", Precision.current().flag());
         m.put("cpu_capability", Native.cpuCapability());
         m.put("thp_alloc", Native.hugePages());
         m.put("thp_kernel", Native.kernelHugePages());
@@ -214,13 +216,15 @@ public final class Bench {
         VitConfig cfg = config(o.size());
         long m = (long) o.batch() * cfg.tokens(), k = cfg.dim(), n = cfg.mlpHidden();
         Tensor a = randn(m, k), w = randn(n, k);
+        if (Precision.current() == Precision.BF16) w = w.to(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16);   // as a bf16 backbone holds it
+        Tensor weight = w;
         List<Double> times = new ArrayList<>();
         try (DataParallel dp = new DataParallel(o.threads())) {
             for (int i = 0; i < o.warmup() + o.steps(); i++) {
                 long t0 = System.nanoTime();
                 dp.map(m, false, (c, start, len) -> {
                     try (PointerScope s = new PointerScope()) {
-                        Linear.linear(DataParallel.rows(a, start, len), w, null);
+                        Linear.linear(DataParallel.rows(a, start, len), weight, null);
                         return 0;
                     }
                 });
@@ -237,6 +241,7 @@ public final class Bench {
         r.put("threads", o.threads());
         r.put("openblas_coretype", Native.blasCoreType());
         r.put("gemm_backend", Linear.backendName());
+        r.put("precision", Precision.current().flag());
         r.put("thp_alloc", Native.hugePages());
         r.put("thp_kernel", Native.kernelHugePages());
         r.put("gflop_per_s_median", round(2.0 * m * k * n / med / 1e9, 1));

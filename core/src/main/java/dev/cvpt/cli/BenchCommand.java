@@ -39,9 +39,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--serve-requests", defaultValue = "20000", description = "soak: requests in all (default: ${DEFAULT-VALUE}).") long serveRequests;
     @Option(names = "--serve-repeats", defaultValue = "2", description = "serve: runs per setting, cross-task off and on alternating (default: ${DEFAULT-VALUE}).") int serveRepeats;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (mode.equals("serve") || mode.equals("soak")) {
             if (!size.equals("demo") && !Bench.SIZES.contains(size)) throw new UserException("--size for serve/soak: demo or one of " + Bench.SIZES);
             if (serveSeconds <= 0 || serveConcurrency.stream().anyMatch(c -> c < 1) || serveTasks.stream().anyMatch(t -> t < 1)

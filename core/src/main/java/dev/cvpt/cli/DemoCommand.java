@@ -28,9 +28,11 @@ public final class DemoCommand implements Callable<Integer> {
     boolean segmentation;
     @Option(names = "--iters", defaultValue = "300", description = "--segmentation: training iterations (default: ${DEFAULT-VALUE}).") int iters;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         int t = TrainCommand.threadCount(threads);
         if (segmentation) return SegDemoRun.run(out, checkpoint, iters, t);
         Demo.Settings s = new Demo.Settings(train, val, test, epochs, lr, 10, 0, t);

@@ -35,9 +35,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--skip-bad") boolean skipBad;
     @Option(names = "--heads") Integer heads;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         int t = TrainCommand.threadCount(threads);
         Native.configureThreads();
         TaskFile tf = TaskFile.read(task);

@@ -28,6 +28,7 @@ public final class Main implements Runnable {
     /** Runs the tool in-process (used by tests); returns the exit code instead of exiting. */
     public static int execute(String... args) {
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
+        dev.cvpt.engine.Precision.reset();   // an in-process command's --precision does not carry over
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
@@ -41,7 +42,11 @@ public final class Main implements Runnable {
             err.flush();
             return FAILED;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } finally {
+            dev.cvpt.engine.Precision.reset();
+        }
     }
 
     private static String describe(Throwable ex) {

@@ -32,9 +32,11 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON line per image: {image, predictions: [{label, index, probability}]}.") boolean json;
     @Parameters(paramLabel = "IMAGE", arity = "1..*") List<Path> images;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         Native.configureThreads();
         if (maxBatch < 1) throw new dev.cvpt.UserException("--max-batch must be positive, got " + maxBatch);
         TaskFile tf = TaskFile.read(task);

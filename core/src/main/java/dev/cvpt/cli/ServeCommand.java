@@ -41,9 +41,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--http-threads", defaultValue = "64", description = "HTTP handler threads (default: ${DEFAULT-VALUE}).") int httpThreads;
     @Option(names = "--heads") Integer heads;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (tasksDir == null && taskFiles.isEmpty()) throw new UserException("give --tasks DIR or --task FILE");
         if (tasksDir != null && !Files.isDirectory(tasksDir)) throw new UserException("--tasks " + tasksDir + ": not a folder");
         Batcher.Options bo;

@@ -45,9 +45,11 @@ public final class SuiteCommand implements Callable<Integer> {
     @Option(names = "--grid", paramLabel = "lr=A,B,wd=C,D[,prompts=E,F]", description = "With --tune: the grid (default: docs/TUNING.md).") String grid;
     @Option(names = "--seeds", defaultValue = "3", paramLabel = "N|S1,S2,...", description = "With --tune: the seeds of the final runs (default: ${DEFAULT-VALUE}).") String seeds;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         int t = TrainCommand.threadCount(threads);
         MethodSpec spec = adapterFlags.apply(methodFlags.apply(PromptMethodFlags.spec(method, insert, prompts != null ? prompts : 10, !shallow, 0.1), null));
         Recipe recipe = adapterFlags.recipe(method, methodFlags.apply(new Recipe(epochs, batch, lr != null ? lr : 1e-3, wd, warmup, 0.1, 0.1, seed, evalEvery), spec));

@@ -62,13 +62,16 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin PromptMethodFlags methodFlags;
     @Mixin AdapterMethodFlags adapterFlags;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws IOException {
         Trainer.Options opts;
         if (resume != null) {
+            resumePrecision(resume);
             opts = fromRun(resume, threads, skipBad, heads, !noProgress && System.console() != null);
         } else {
+            precisionOption.apply();
             if (data == null || checkpoint == null || out == null)
                 throw new UserException("train needs --data DIR, --checkpoint CKPT and --out RUNDIR (or --resume RUNDIR)");
             double peak = lr != null ? lr : 1e-3;
@@ -95,6 +98,18 @@ public final class TrainCommand implements Callable<Integer> {
                     ? "; the last finished epoch is saved in " + state + " (continue with --resume " + opts.runDir() + ")" : ""), e);
         }
         return Main.OK;
+    }
+
+    /** A resumed run keeps the precision it was trained with (run.json; absent: fp32); a different --precision is an error. */
+    private void resumePrecision(Path runDir) throws IOException {
+        Path f = runDir.resolve("run.json");
+        if (!Files.exists(f)) return;   // fromRun names the problem
+        String was = new ObjectMapper().readTree(Files.readString(f)).path("precision").asText("fp32");
+        dev.cvpt.engine.Precision run = dev.cvpt.engine.Precision.parse(was, f + ": precision");
+        if (precisionOption.given() && precisionOption.apply() != run)
+            throw new UserException("--precision " + precisionOption.precision + ": the run in " + runDir + " was trained with " + was
+                    + " (a resumed run keeps its precision)");
+        dev.cvpt.engine.Precision.use(run);
     }
 
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }

@@ -34,9 +34,11 @@ public final class TuneCommand implements Callable<Integer> {
     @Mixin RecipeOptions recipe;
     @Option(names = "--name", description = "Task name (default: the data folder's name).") String name;
     @Mixin DebugOption debug;
+    @Mixin PrecisionOption precisionOption;
 
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         Grid g = grid == null ? Grid.defaults() : Grid.parse(grid);
         List<Long> s = seeds(seeds);
         String task = name != null ? name : data.toAbsolutePath().normalize().getFileName().toString();

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
 
+import static org.bytedeco.pytorch.global.torch.ScalarType;
 import static org.bytedeco.pytorch.global.torch.constant_pad_nd;
 import static org.bytedeco.pytorch.global.torch.get_cpu_capability;
 import static org.bytedeco.pytorch.global.torch.hasMKLDNN;
@@ -71,10 +72,23 @@ public final class Linear {
      * on Wᵀ 1.4–1.9× faster (measured). Null: made when needed.
      */
     public static Tensor linear(Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
+        if (Precision.isBf16(w)) return bf16(x, w, b, false);
         if (!oneDnnFits(x, w, b)) return torchLinear(x, w, b);
         if (!GradMode.is_enabled() || !x.requires_grad()) return oneDnnForward(x, w, b);
         GradHooks hooks = HOOKS.get();
         return hooks == null ? torchLinear(x, w, b) : hooked(hooks, x, w, b, transposed);
+    }
+
+    /**
+     * A frozen bf16 weight ({@link Precision#BF16}): x rounded to bf16, the product in bf16 with fp32
+     * accumulation (ATen's bf16 GEMM, oneDNN on CPUs with AVX-512), the output back in fp32. Under
+     * autograd the input gradient g·W runs the same way (torch's linear backward on the bf16 tensors,
+     * then the cast's); autograd keeps x in bf16, half the bytes of an fp32 copy. {@code lowOut}: the
+     * output stays bf16 (for a caller whose next op reads it as such); an x already in bf16 is used as it is.
+     */
+    public static Tensor bf16(Tensor x, Tensor w, Tensor b, boolean lowOut) {
+        Tensor y = torchLinear(Tensors.is(x, ScalarType.BFloat16) ? x : x.to(ScalarType.BFloat16), w, b);
+        return lowOut ? y : y.to(ScalarType.Float);
     }
 
     private static Tensor torchLinear(Tensor x, Tensor w, Tensor b) {

@@ -44,8 +44,16 @@ public final class Tensors {
         return out;
     }
 
+    /**
+     * Whether t holds elements of type s. (The presets hand back a ScalarType instance that is not
+     * the enum constant, so {@code t.scalar_type() == s} is always false: compare the values.)
+     */
+    public static boolean is(Tensor t, torch.ScalarType s) {
+        return t.scalar_type().value == s.value;
+    }
+
     public static HostTensor toHost(Tensor t) {
-        return t.scalar_type() == torch.ScalarType.Long
+        return is(t, torch.ScalarType.Long)
                 ? HostTensor.ofLongs(toLongs(t), t.shape())
                 : HostTensor.ofFloats(toFloats(t), t.shape());
     }

@@ -1,6 +1,7 @@
 package dev.cvpt.model;
 
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Precision;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.CheckpointException;
 import dev.cvpt.io.HostTensor;
@@ -98,8 +99,17 @@ public final class Backbones {
         return h;
     }
 
-    /** Frozen backbone tensors on the engine, shareable by several tuned models (tasks). */
-    public record Backbone(Path file, VitConfig config, Map<String, Tensor> params) {}
+    /**
+     * Frozen backbone tensors on the engine, shareable by several tuned models (tasks);
+     * {@code lowWeights}: the bf16 copies of its block linears under {@link Precision#BF16} (else empty),
+     * made once here and shared by every model built on it.
+     */
+    public record Backbone(Path file, VitConfig config, Map<String, Tensor> params, Map<String, Tensor> lowWeights) {
+        /** A backbone in this process's {@link Precision}. */
+        public Backbone(Path file, VitConfig config, Map<String, Tensor> params) {
+            this(file, config, params, Precision.current().lowWeights(params));
+        }
+    }
 
     /** Loads and checks the backbone tensors (not the head). */
     public static Backbone backbone(Path file, Map<String, HostTensor> t, OptionalInt heads) {
@@ -148,7 +158,9 @@ public final class Backbones {
             case "full" -> new FullFinetune();
             default -> throw new IllegalArgumentException(spec.method());
         };
-        VisionTransformer vit = new VisionTransformer(cfg, params, method);
+        // full fine-tuning trains its own fp32 copies of the linears: no bf16 weights for it
+        VisionTransformer vit = new VisionTransformer(cfg, params, method,
+                spec.method().equals("full") ? Map.of() : bb.lowWeights());
         vit.freeze();
         return vit;
     }

@@ -34,7 +34,9 @@ public interface BlockHooks {
     /**
      * A term added to the output of frozen linear {@code name} of this block ({@code attn.qkv},
      * {@code attn.proj}, {@code mlp.fc1}, {@code mlp.fc2}) for input x: output features
-     * [from, from+count) of the layer (count &lt; 0: all). Null: none.
+     * [from, from+count) of the layer (count &lt; 0: all). Null: none. Under
+     * {@link dev.cvpt.engine.Precision#BF16} the input of {@code mlp.fc2} arrives in bf16 (a delta on it
+     * converts x to fp32 first); the others' inputs are fp32.
      */
     default Tensor linearDelta(String name, Tensor x, long from, long count) { return null; }
 

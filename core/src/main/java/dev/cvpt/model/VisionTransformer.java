@@ -1,6 +1,8 @@
 package dev.cvpt.model;
 
+import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Precision;
 import dev.cvpt.engine.Rand;
 import dev.cvpt.engine.Scopes;
 import dev.cvpt.engine.Tensors;
@@ -38,27 +40,36 @@ public final class VisionTransformer {
     private final VitConfig cfg;
     private final Map<String, Tensor> params;   // backbone + head, timm names
     private final TuningMethod method;
+    private final Map<String, Tensor> lowWeights;   // bf16 copies of the frozen block linears (Precision.BF16), else empty
     private double dropPathRate;                 // stochastic depth: linear 0 → rate over the blocks
     private final Map<String, Tensor> transposed = new ConcurrentHashMap<>();   // frozen Wᵀ, see frozenLinear
     private volatile Map<List<Long>, FoldedPrompts> promptCache;                 // see cachePrompts; null: off
 
     VisionTransformer(VitConfig cfg, Map<String, Tensor> params, TuningMethod method) {
+        this(cfg, params, method, Map.of());
+    }
+
+    VisionTransformer(VitConfig cfg, Map<String, Tensor> params, TuningMethod method, Map<String, Tensor> lowWeights) {
         Native.load();
         this.cfg = cfg;
         this.params = params;
         this.method = method;
+        this.lowWeights = lowWeights;
     }
 
     public VitConfig config() { return cfg; }
 
     /** The same backbone and head (shared, not copied) with another instance of the method, e.g. one given its random draws. */
     public VisionTransformer withMethod(TuningMethod m) {
-        VisionTransformer v = new VisionTransformer(cfg, params, m);
+        VisionTransformer v = new VisionTransformer(cfg, params, m, lowWeights);
         v.dropPathRate = dropPathRate;
         return v;
     }
 
     public TuningMethod method() { return method; }
+
+    /** The format of the frozen block linears' products: BF16 when the backbone was loaded with bf16 copies of them. */
+    public Precision precision() { return lowWeights.isEmpty() ? Precision.FP32 : Precision.BF16; }
 
     public int numClasses() { return (int) param("head.weight").size(0); }
 
@@ -238,7 +249,9 @@ public final class VisionTransformer {
 
     /** fc2(gelu(fc1 x)), with the hooks' deltas on fc1 and fc2. */
     public Tensor mlp(int i, Tensor x, BlockHooks hooks) {
-        Tensor h = gelu(frozenLinear(i, x, "mlp.fc1", 0, -1, hooks));
+        // in bf16, fc1's output stays bf16 through the GELU (computed in fp32 inside, rounded once) into
+        // fc2, which rounds its input to bf16 anyway: the same values without two conversion passes
+        Tensor h = gelu(frozenLinear(i, x, "mlp.fc1", 0, -1, hooks, true));
         return frozenLinear(i, h, "mlp.fc2", 0, -1, hooks);
     }
 
@@ -394,14 +407,24 @@ public final class VisionTransformer {
      * change in place).
      */
     private Tensor frozenLinear(int i, Tensor x, String local, long from, long count, BlockHooks hooks) {
+        return frozenLinear(i, x, local, from, count, hooks, false);
+    }
+
+    /** As above; {@code lowOut}: under bf16 the output may stay bf16 (the caller's next op takes it). */
+    private Tensor frozenLinear(int i, Tensor x, String local, long from, long count, BlockHooks hooks, boolean lowOut) {
         String name = "blocks." + i + "." + local;
         Tensor w = param(name + ".weight"), b = param(name + ".bias");
+        Tensor wLow = lowWeights.get(name + ".weight");
+        if (wLow != null && !w.requires_grad()) {   // Precision.BF16: the product on the bf16 copies
+            w = wLow;
+            b = lowWeights.get(name + ".bias");
+        }
         if (count >= 0) {
             w = w.narrow(0, from, count);
             b = b.narrow(0, from, count);
         }
         Tensor weight = w;
-        Tensor out = linear(x, w, b, () -> transposed.computeIfAbsent(name + "[" + from + "," + count + "]", k -> {
+        Tensor out = Precision.isBf16(w) ? Linear.bf16(x, w, b, lowOut) : linear(x, w, b, () -> transposed.computeIfAbsent(name + "[" + from + "," + count + "]", k -> {
             Tensor t = weight.t().contiguous();
             t.retainReference();   // outlives the block scope it is made in
             return t;

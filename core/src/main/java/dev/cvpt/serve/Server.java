@@ -474,6 +474,7 @@ public final class Server implements AutoCloseable {
         p.put("classes", t.file().classNames());
         p.put("transform", t.transform().name());
         p.put("cache_bytes", t.cacheBytes());
+        p.put("precision", t.model().precision().flag());
         m.put("parameters", p);
         return m;
     }

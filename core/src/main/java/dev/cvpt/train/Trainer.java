@@ -8,6 +8,7 @@ import dev.cvpt.data.Loader;
 import dev.cvpt.data.Transforms;
 import dev.cvpt.engine.DataParallel;
 import dev.cvpt.engine.Native;
+import dev.cvpt.engine.Precision;
 import dev.cvpt.engine.Rand;
 import dev.cvpt.engine.Tensors;
 import dev.cvpt.io.Checkpoint;
@@ -109,6 +110,8 @@ public final class Trainer {
         Recipe r = o.recipe();
         MethodSpec spec = new MethodSpec(o.spec().method(), o.spec().insert(), o.spec().prompts(), o.spec().deep(), r.promptDropout(),
                 o.spec().options());
+        if (Precision.current() == Precision.BF16 && spec.method().equals("full"))
+            throw new UserException("--precision bf16 is for a frozen backbone; --method full trains it (use fp32)");
         VisionTransformer vit = Rand.drawingFromDefault(gen, () -> Backbones.build(o.checkpoint(), ckpt.tensors(),
                 heads, spec, data.numClasses()));
         vit.dropPathRate(r.dropPath());
@@ -248,6 +251,7 @@ public final class Trainer {
         c.set("recipe", JSON.valueToTree(r));
         c.put("select_on_val", o.selectOnVal());
         c.put("threads", o.threads());
+        c.put("precision", Precision.current().flag());
         c.put("trainable_params", trainable);
         return c;
     }
@@ -314,6 +318,7 @@ public final class Trainer {
         bb.put("path", o.checkpoint().toAbsolutePath().normalize().toString());
         bb.put("sha256", TaskFile.sha256(o.checkpoint()));
         bb.set("dims", JSON.valueToTree(vit.config()));
+        info.put("precision", config.path("precision").asText("fp32"));   // of the training; any precision can serve it
         info.set("recipe", config.get("recipe"));
         info.put("data", config.get("data").asText());
         info.set("metrics", JSON.valueToTree(metrics));
@@ -356,6 +361,9 @@ public final class Trainer {
                 if (!saved.path(k).toString().equals(config.path(k).toString()))
                     throw new UserException(file + ": cannot resume: the run was started with " + k + " = " + saved.path(k)
                             + ", now it is " + config.path(k));
+            String was = saved.path("precision").asText("fp32"), now = config.path("precision").asText("fp32");
+            if (!was.equals(now))
+                throw new UserException(file + ": cannot resume: the run was trained with --precision " + was + ", now it is " + now);
             History h = History.fromJson(meta.get("history"));
             h.rows().forEach(history::add);
         } catch (IOException | NullPointerException e) {

@@ -1,0 +1,28 @@
+package dev.cvpt.cli;
+
+import dev.cvpt.UserException;
+import dev.cvpt.engine.Precision;
+import picocli.CommandLine.Option;
+
+/** Mixin: --precision fp32|bf16, the format of the frozen backbone's matrix products (see {@link Precision}). */
+public final class PrecisionOption {
+    @Option(names = "--precision", paramLabel = "fp32|bf16",
+            description = "Frozen backbone's matrix products: fp32 (default) or bf16 (bf16 weights and inputs, fp32 accumulation; "
+                    + "LayerNorm, softmax, loss and trainables stay fp32). Default: CVPT_PRECISION, else fp32.")
+    String precision;
+
+    /** Sets the process's precision from the flag (when given); call before a backbone loads. */
+    public Precision apply() {
+        if (precision != null) {
+            try {
+                Precision.use(Precision.parse(precision, "--precision"));
+            } catch (IllegalArgumentException e) {
+                throw new UserException(e.getMessage());
+            }
+        }
+        return Precision.current();
+    }
+
+    /** Whether the flag was given. */
+    public boolean given() { return precision != null; }
+}
