@@ -62,7 +62,8 @@ public final class Bench {
             options = options == null ? java.util.Map.of() : java.util.Map.copyOf(options);
             if (!METHODS.contains(method)) throw new IllegalArgumentException("unknown method '" + method + "' " + METHODS);
             if (!SIZES.contains(size)) throw new IllegalArgumentException("unknown size '" + size + "' " + SIZES);
-            if (!List.of("train", "infer", "gemm").contains(mode)) throw new IllegalArgumentException("mode is train, infer or gemm, got " + mode);
+            if (!List.of("train", "infer", "gemm", "precision").contains(mode))
+                throw new IllegalArgumentException("mode is train, infer, gemm or precision, got " + mode);
             if (batch < 1 || steps < 1 || warmup < 0 || threads < 1 || prompts < 1 || numClasses < 1)
                 throw new IllegalArgumentException("batch, steps, threads, prompts and classes must be positive, warmup not negative");
         }
@@ -119,6 +120,7 @@ public final class Bench {
     public static Map<String, Object> run(Options o) {
         Native.configureThreads();
         if (o.mode().equals("gemm")) return gemm(o);
+        if (o.mode().equals("precision")) return precisionError(o);
         manual_seed(o.seed());
         VitConfig cfg = config(o.size());
         MethodSpec spec = spec(o);
@@ -204,6 +206,7 @@ public final class Bench {
         m.put("cpu_capability", Native.cpuCapability());
         m.put("thp_alloc", Native.hugePages());
         m.put("thp_kernel", Native.kernelHugePages());
+        m.put("glibc_tunables", Native.mallocTunables());
         return m;
     }
 
@@ -244,10 +247,75 @@ public final class Bench {
         r.put("precision", Precision.current().flag());
         r.put("thp_alloc", Native.hugePages());
         r.put("thp_kernel", Native.kernelHugePages());
+        r.put("glibc_tunables", Native.mallocTunables());
         r.put("gflop_per_s_median", round(2.0 * m * k * n / med / 1e9, 1));
         r.put("gflop_per_s_best", round(2.0 * m * k * n / timed.get(0) / 1e9, 1));
         r.put("step_s_all", times.stream().map(t -> round(t, 4)).toList());
         return r;
+    }
+
+    /**
+     * What bf16 costs in accuracy: the eval logits of one random model (backbone, prompts, head) on one
+     * random batch, with the backbone loaded in fp32 and in bf16. Reports the relative error of the bf16
+     * logits (max |Δ| / max |fp32|, and ‖Δ‖ / ‖fp32‖) and how often the top-1 class agrees.
+     */
+    static Map<String, Object> precisionError(Options o) {
+        VitConfig cfg = config(o.size());
+        manual_seed(o.seed());
+        Map<String, Tensor> backbone = randomBackbone(cfg);
+        Tensor x = randn(o.batch(), 3, cfg.img(), cfg.img());
+        Precision was = Precision.current();
+        float[][] logits = new float[2][];
+        try (DataParallel dp = new DataParallel(o.threads())) {
+            for (Precision p : List.of(Precision.FP32, Precision.BF16)) {
+                Precision.use(p);
+                manual_seed(o.seed() + 1);   // the same prompts and head for both
+                VisionTransformer vit = Backbones.assemble(new Backbones.Backbone(Path.of("random-" + o.size()), cfg, backbone), spec(o), o.numClasses());
+                List<float[]> parts = dp.map(o.batch(), false, (c, start, len) -> {
+                    try (PointerScope s = new PointerScope(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+                        return dev.cvpt.engine.Tensors.toFloats(vit.forward(DataParallel.rows(x, start, len), false));
+                    }
+                });
+                int n = parts.stream().mapToInt(a -> a.length).sum(), at = 0;
+                logits[p.ordinal()] = new float[n];
+                for (float[] a : parts) {
+                    System.arraycopy(a, 0, logits[p.ordinal()], at, a.length);
+                    at += a.length;
+                }
+            }
+        } finally {
+            Precision.use(was);
+        }
+        float[] f = logits[0], b = logits[1];
+        double maxD = 0, maxF = 0, sumD = 0, sumF = 0;
+        for (int i = 0; i < f.length; i++) {
+            double d = b[i] - f[i];
+            maxD = Math.max(maxD, Math.abs(d));
+            maxF = Math.max(maxF, Math.abs(f[i]));
+            sumD += d * d;
+            sumF += (double) f[i] * f[i];
+        }
+        int k = o.numClasses(), agree = 0;
+        for (int r = 0; r < o.batch(); r++) {
+            int af = 0, ab = 0;
+            for (int j = 1; j < k; j++) {
+                if (f[r * k + j] > f[r * k + af]) af = j;
+                if (b[r * k + j] > b[r * k + ab]) ab = j;
+            }
+            if (af == ab) agree++;
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("code", "cvpt-java");
+        m.put("mode", "precision");
+        m.put("method", o.method());
+        m.put("size", o.size());
+        m.put("batch", o.batch());
+        m.put("classes", k);
+        m.put("logits_rel_max", maxD / maxF);
+        m.put("logits_rel_rms", Math.sqrt(sumD / sumF));
+        m.put("top1_agreement", round(100.0 * agree / o.batch(), 2));
+        m.put("cpu_capability", Native.cpuCapability());
+        return m;
     }
 
     private static double round(double v, int digits) {

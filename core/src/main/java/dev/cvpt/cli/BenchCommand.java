@@ -21,7 +21,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "5", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
     @Option(names = "--threads", defaultValue = "0", description = "Compute threads (default: all cores).") int threads;
-    @Option(names = "--mode", defaultValue = "train", description = "train (forward, loss, backward, AdamW), infer (eval forward), gemm (matmul GFLOP/s of the fc1 shape), serve (HTTP images/s and p50/p99, cross-task batching on/off; docs/SERVING.md) or soak (--serve-requests requests, status counts, RSS) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", defaultValue = "train", description = "train (forward, loss, backward, AdamW), infer (eval forward), gemm (matmul GFLOP/s of the fc1 shape), precision (bf16 vs fp32 logits: relative error, top-1 agreement), serve (HTTP images/s and p50/p99, cross-task batching on/off; docs/SERVING.md) or soak (--serve-requests requests, status counts, RSS) (default: ${DEFAULT-VALUE}).")
     String mode;
     @Option(names = "--prompts", defaultValue = "10") int prompts;
     @Option(names = "--insert", defaultValue = "3") int insert;

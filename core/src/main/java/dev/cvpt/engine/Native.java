@@ -52,6 +52,12 @@ public final class Native {
         org.bytedeco.pytorch.global.torch.set_env("THP_MEM_ALLOC_ENABLE", "1", false);
     }
 
+    /** GLIBC_TUNABLES of this process (the {@code cvpt} launcher sets malloc's mmap and trim thresholds), or "unset". */
+    public static String mallocTunables() {
+        String v = System.getenv("GLIBC_TUNABLES");
+        return v == null ? "unset" : v;
+    }
+
     /** THP_MEM_ALLOC_ENABLE as libtorch sees it ("1" unless the user set another value). */
     public static String hugePages() {
         load();

@@ -76,11 +76,19 @@ public final class Steps {
     /** Eval-mode predictions (no dropout, no drop-path, no autograd). */
     public static long[] predict(DataParallel dp, VisionTransformer vit, Tensor images) {
         long b = images.size(0);
+        long micro = microBatch(vit);
         List<Part> parts = dp.map(b, false, (c, start, len) -> {
-            try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-                Tensor logits = vit.forward(DataParallel.rows(images, start, len), false);
-                return new Part(0, Tensors.toLongs(logits.argmax(new LongOptional(1), false)));
+            long[] pred = new long[(int) len];
+            // in micro-batches as the training step (each row's logits do not depend on the others):
+            // activations under glibc's 32 MiB mmap ceiling are reused instead of faulted in afresh
+            for (long at = 0; at < len; at += micro) {
+                long n = Math.min(micro, len - at);
+                try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+                    Tensor logits = vit.forward(DataParallel.rows(images, start + at, n), false);
+                    System.arraycopy(Tensors.toLongs(logits.argmax(new LongOptional(1), false)), 0, pred, (int) at, (int) n);
+                }
             }
+            return new Part(0, pred);
         });
         return combine(parts, b).predictions();
     }
