@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ours vs the PyTorch baseline (../shared/reference/bench.py), interleaved in one run on one machine,
 # one process per measurement, never two at once. Prints JSON lines (also appended to $OUT).
-#   scripts/bench-vs-baseline.sh [quick]      # quick: tiny only
+#   scripts/bench-vs-baseline.sh [quick|bf16] # quick: tiny only; bf16: the bf16 rows only (GEMM, ViT-B, oracle autocast, accuracy)
 # The baseline runs in both OpenBLAS settings: the environment's (OPENBLAS_CORETYPE as set, "pin")
 # and without the variable ("nopin": OpenBLAS picks its kernels for the CPU, the baseline's best
 # here). Ours runs in the environment as it is (we honour the variable too; our GEMMs are oneDNN's
@@ -21,6 +21,20 @@ base() {
   tagged '"blas_setting": "pin"' env OPENBLAS_NUM_THREADS="$threads" "$py" "$ref" --threads "$threads" "$@"
   tagged '"blas_setting": "nopin"' env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS="$threads" "$py" "$ref" --threads "$threads" "$@"
 }
+# the oracle under CPU autocast bf16 (its own bf16 mode), without the pin (its best setting)
+autocast() {
+  tagged '"blas_setting": "nopin"' env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS="$threads" "$py" "$here/scripts/bench_autocast.py" --threads "$threads" "$@"
+}
+bf16() {
+  for t in 1 "$threads"; do run env CVPT_PRECISION=bf16 "$here/cvpt" bench --mode gemm --size base --threads $t --steps 5; done
+  run "$here/cvpt" bench --mode precision --size base --batch 32 --threads "$threads"
+  for mode in infer train; do
+    ours --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode $mode
+    ours --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode $mode --precision bf16
+    autocast --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode $mode
+  done
+}
+if [[ "${1:-}" == bf16 ]]; then bf16; exit 0; fi
 gemm() {
   run "$here/cvpt" bench --mode gemm --size base --threads 1 --steps 5
   run "$here/cvpt" bench --mode gemm --size base --threads "$threads" --steps 5
@@ -55,6 +69,9 @@ if [[ "${1:-}" != quick ]]; then
   # ablation: libtorch's allocator without transparent huge pages (the default before 2026-12-05)
   run env THP_MEM_ALLOC_ENABLE=0 "$here/cvpt" bench --threads "$threads" --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode infer
   run env THP_MEM_ALLOC_ENABLE=0 "$here/cvpt" bench --threads "$threads" --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode train
+  # ablation: glibc's default malloc thresholds (the launcher's GLIBC_TUNABLES replaced by a neutral one)
+  run env GLIBC_TUNABLES=glibc.malloc.check=0 "$here/cvpt" bench --threads "$threads" --method cvpt --size base --batch 32 --steps 3 --warmup 1 --mode train
+  bf16
   # leak check: RSS after step 20 vs after step 200
   ours --method cvpt --size tiny --batch 32 --steps 199 --warmup 1 --mode train
 fi

@@ -20,7 +20,11 @@ public final class PrecisionOption {
                 throw new UserException(e.getMessage());
             }
         }
-        return Precision.current();
+        Precision p = Precision.current();
+        if (p == Precision.BF16 && !Precision.cpuHasBf16())
+            System.err.println("cvpt: warning: this CPU has no native bf16 dot products (avx512_bf16/amx_bf16); "
+                    + "--precision bf16 will be emulated and likely slower than fp32");
+        return p;
     }
 
     /** Whether the flag was given. */

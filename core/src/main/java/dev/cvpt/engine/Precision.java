@@ -90,6 +90,20 @@ public enum Precision {
         return out;
     }
 
+    /**
+     * Whether this CPU has native bf16 dot products (x86 {@code avx512_bf16} or {@code amx_bf16} in
+     * /proc/cpuinfo). Without them libtorch's bf16 products are emulated and slower than fp32.
+     */
+    public static boolean cpuHasBf16() {
+        try {
+            String flags = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo")).stream()
+                    .filter(l -> l.startsWith("flags")).findFirst().orElse("");
+            return flags.contains(" avx512_bf16") || flags.contains(" amx_bf16");
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Whether a tensor holds bfloat16. */
     public static boolean isBf16(Tensor t) {
         return Tensors.is(t, ScalarType.BFloat16);
