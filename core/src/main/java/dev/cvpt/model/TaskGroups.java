@@ -107,7 +107,32 @@ public final class TaskGroups {
         public BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) {
             List<BlockHooks> hooks = new ArrayList<>(groups.size());
             for (Group g : groups) hooks.add(g.model().method().blockHooks(g.model(), i, g.rows(), training));
-            return new Hooks(this, hooks, i);
+            BlockHooks merged = training ? null : merged(hooks);
+            return merged != null ? merged : new Hooks(this, hooks, i);
+        }
+
+        /**
+         * One hook over every row when the groups' hooks allow it: each is {@link BlockHooks#batchable}
+         * with one key, or does nothing (overrides no hook); null otherwise (then per group).
+         */
+        private BlockHooks merged(List<BlockHooks> hooks) {
+            if (hooks.size() < 2) return null;
+            List<BlockHooks.Batchable> parts = new ArrayList<>(hooks.size());
+            BlockHooks.Batchable first = null;
+            for (BlockHooks h : hooks) {
+                BlockHooks.Batchable b = h.batchable();
+                if (b == null) {
+                    if (!OVERRIDDEN.get(h.getClass()).isEmpty()) return null;
+                } else if (first == null) {
+                    first = b;
+                } else if (!first.key().equals(b.key())) {
+                    return null;
+                }
+                parts.add(b);
+            }
+            if (first == null) return null;
+            long[] rows = groups.stream().mapToLong(Group::rows).toArray();
+            return first.merge(parts, rows);
         }
 
         /** f applied to each group's rows of x; x itself when every group returned its rows unchanged. */
