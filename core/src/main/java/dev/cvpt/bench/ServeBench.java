@@ -324,7 +324,7 @@ public final class ServeBench {
         m.put("p99_bound_ms", bound);
         m.put("images_per_s_off", off);
         m.put("images_per_s_on", on);
-        m.put("ratio", round(on / off, 2));
+        m.put("ratio", Double.isNaN(on / off) ? Double.NaN : round(on / off, 2));   // NaN: a side never met the bound
         return m;
     }
 
@@ -342,7 +342,7 @@ public final class ServeBench {
                     m.put("p99_bound_ms", bound);
                     m.put("images_per_s_off", off);
                     m.put("images_per_s_on", on);
-                    m.put("ratio", round(on / off, 2));
+                    m.put("ratio", Double.isNaN(on / off) ? Double.NaN : round(on / off, 2));   // NaN: a side never met the bound
                     out.add(m);
                 });
         return out;

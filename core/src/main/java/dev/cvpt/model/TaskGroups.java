@@ -27,6 +27,12 @@ import static org.bytedeco.pytorch.global.torch.zeros;
  * overrides it, one MLP over all rows (with the composite's deltas); else per group. A hook that no
  * group's class overrides (found once per class by reflection) is not called per group at all.
  *
+ * <p>Batched hooks: when every group's block hooks are {@link BlockHooks#batchable} with one key
+ * (CVPT tasks of one insert and prompt count) or do nothing at all (the linear probe), the first
+ * one's {@link BlockHooks.Batchable#merge} makes one hook for every row (CVPT: one cross-attention
+ * with each row's task's folded prompts gathered), so a mixed batch runs the ops of a one-task
+ * forward instead of narrow, apply and concatenate per group and block. Any other mix goes per group.
+ *
  * <p>Rows of one tensor must have the same token count and attention-prefix length in every
  * block, so tasks can share a forward only when their {@link #signature}s are equal (VPT with 10
  * prompts and CVPT, for example, cannot); {@link #forward} checks it. Tasks with their own

@@ -12,15 +12,16 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Dynamic batching over every loaded task of a {@link Predictor}: one bounded queue of images, one
- * batcher thread that dispatches a batch when it is full or when its oldest image has waited
- * {@code maxDelayMs}. With {@code crossTask} a batch takes the oldest images whatever their task
+ * Dynamic batching over every loaded task of a {@link Predictor}: one bounded queue of images,
+ * {@code computeThreads} batcher threads, each of which takes a batch when it is full or when its
+ * oldest image has waited {@code maxDelayMs}, and computes it (with two, one batch computes while
+ * the next forms, and two run at once when the queue is long). With {@code crossTask} a batch takes the oldest images whatever their task
  * (tasks of equal signature share one forward, see {@link Predictor#probabilities}); without it a
  * batch takes the oldest image's task only (the baseline: each task batched apart).
  *
  * <p>An image whose deadline passed while it waited is dropped unanswered ({@link Rejected} with
- * 504). A task is removed between batches on the batcher thread ({@link #unload}), so no forward
- * of it is running; its images still queued fail with 404. {@link #close} stops taking images,
+ * 504). A task is removed between batches on a batcher thread ({@link #unload}) while no forward
+ * runs (a read/write lock: forwards read, removals write); its images still queued fail with 404. {@link #close} stops taking images,
  * answers every queued one, then stops the thread (the SIGTERM drain).
  */
 public final class Batcher implements AutoCloseable {
@@ -45,7 +46,8 @@ public final class Batcher implements AutoCloseable {
             this(maxBatch, maxDelayMs, queueCapacity, deadlineMs, crossTask, 1);
         }
 
-        public static Options defaults() { return new Options(16, 5, 256, 10_000, true, 1); }
+        /** As {@code cvpt serve}'s defaults: two compute threads. */
+        public static Options defaults() { return new Options(16, 5, 256, 10_000, true, 2); }
 
         public Options withComputeThreads(int n) { return new Options(maxBatch, maxDelayMs, queueCapacity, deadlineMs, crossTask, n); }
     }

@@ -76,7 +76,7 @@ class ServerTest {
         predictor = Predictor.load(backbone, OptionalInt.empty());
         for (String t : TASKS) predictor.addTask(repo.resolve(t + ".safetensors"), t);
         Metrics m = new Metrics();
-        batcher = new Batcher(predictor, new Batcher.Options(16, 30, 64, 10_000, true), m);
+        batcher = new Batcher(predictor, new Batcher.Options(16, 30, 64, 10_000, true, 2), m);   // two compute threads, as cvpt serve
         server = Server.start(batcher, m, Server.Options.defaults().withPort(0).withRepository(repo).withMaxBodyBytes(256 << 10));
         http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     }
