@@ -125,7 +125,7 @@ public record Cvpt(Tensor tokens, int insert, double dropout) implements TuningM
             return at(insert, (x, idx) -> {
                 if (idx != null) throw new IllegalStateException("merged prompt sets are for inference (no stochastic depth)");
                 Tensor out = vit.crossAttention(block, x, perRow);
-                return rowMask == null ? out : out.mul(rowMask);
+                return rowMask == null ? out : out.mul(rowMask.to(out.scalar_type()));   // keep the stream's dtype
             }, null);
         }
 
