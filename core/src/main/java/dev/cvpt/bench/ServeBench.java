@@ -56,7 +56,7 @@ public final class ServeBench {
 
     /** What to run. size: demo (the shipped backbone) or a {@link Bench#config} size with random weights. */
     public record Options(String size, List<Integer> concurrency, List<Integer> taskCounts, double seconds, int maxBatch,
-                          double maxDelayMs, int queue, long requests, int prompts, long seed, int repeats) {}
+                          double maxDelayMs, int queue, long requests, int prompts, long seed, int repeats, int computeThreads) {}
 
     /** A backbone file for the size: the demo backbone, or random (timm init) weights. */
     public static Path backbone(String size, Path dir, long seed) throws IOException {
@@ -221,7 +221,7 @@ public final class ServeBench {
 
     static Running serve(Predictor p, Options o, boolean crossTask) throws IOException {
         Metrics m = new Metrics();
-        Batcher b = new Batcher(p, new Batcher.Options(o.maxBatch(), o.maxDelayMs(), o.queue(), 0, crossTask), m);
+        Batcher b = new Batcher(p, new Batcher.Options(o.maxBatch(), o.maxDelayMs(), o.queue(), 0, crossTask, o.computeThreads()), m);
         return new Running(p, b, Server.start(b, m, Server.Options.defaults().withPort(0)));
     }
 
@@ -296,11 +296,13 @@ public final class ServeBench {
             m.put("prompts", o.prompts());
             m.put("max_batch", o.maxBatch());
             m.put("max_delay_ms", o.maxDelayMs());
+            m.put("compute_threads", o.computeThreads());
             m.put("seconds_per_run", o.seconds());
             m.put("repeats", o.repeats());
             m.put("client", "java.net.http, closed loop, same JVM, loopback");
             m.put("rows", rows);
             m.put("cross_task_ratio", ratio(rows, maxTasks));
+            m.put("cross_task_ratio_by_p99_bound", ratios(rows, maxTasks));
             m.put("torch_threads", Native.threads());
             m.put("cpus", Runtime.getRuntime().availableProcessors());
             return m;
@@ -322,8 +324,28 @@ public final class ServeBench {
         m.put("p99_bound_ms", bound);
         m.put("images_per_s_off", off);
         m.put("images_per_s_on", on);
-        m.put("ratio", round(on / off, 2));
+        m.put("ratio", Double.isNaN(on / off) ? Double.NaN : round(on / off, 2));   // NaN: a side never met the bound
         return m;
+    }
+
+    /**
+     * Throughput against latency, with the most tasks: for every p99 bound that one of the runs has
+     * (each run's p99), the best images/s of each side within it and their ratio; a bound that one
+     * side never meets gives NaN there.
+     */
+    static List<Map<String, Object>> ratios(List<Map<String, Object>> rows, int tasks) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        rows.stream().filter(r -> (int) r.get("tasks") == tasks).mapToDouble(r -> (double) r.get("p99_ms")).sorted().distinct()
+                .forEach(bound -> {
+                    double off = best(rows, tasks, false, bound), on = best(rows, tasks, true, bound);
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("p99_bound_ms", bound);
+                    m.put("images_per_s_off", off);
+                    m.put("images_per_s_on", on);
+                    m.put("ratio", Double.isNaN(on / off) ? Double.NaN : round(on / off, 2));   // NaN: a side never met the bound
+                    out.add(m);
+                });
+        return out;
     }
 
     private static double best(List<Map<String, Object>> rows, int tasks, boolean cross, double bound) {

@@ -37,6 +37,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--serve-delay-ms", defaultValue = "2", description = "serve/soak: the batcher's --max-delay-ms (default: ${DEFAULT-VALUE}).") double serveDelayMs;
     @Option(names = "--serve-queue", defaultValue = "256", description = "serve/soak: queue capacity (default: ${DEFAULT-VALUE}).") int serveQueue;
     @Option(names = "--serve-requests", defaultValue = "20000", description = "soak: requests in all (default: ${DEFAULT-VALUE}).") long serveRequests;
+    @Option(names = "--serve-compute-threads", defaultValue = "1", description = "serve/soak: the batcher's compute threads (serve --compute-threads) (default: ${DEFAULT-VALUE}).") int serveComputeThreads;
     @Option(names = "--serve-repeats", defaultValue = "2", description = "serve: runs per setting, cross-task off and on alternating (default: ${DEFAULT-VALUE}).") int serveRepeats;
     @Mixin DebugOption debug;
     @Mixin PrecisionOption precisionOption;
@@ -47,10 +48,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (mode.equals("serve") || mode.equals("soak")) {
             if (!size.equals("demo") && !Bench.SIZES.contains(size)) throw new UserException("--size for serve/soak: demo or one of " + Bench.SIZES);
             if (serveSeconds <= 0 || serveConcurrency.stream().anyMatch(c -> c < 1) || serveTasks.stream().anyMatch(t -> t < 1)
-                    || serveQueue < 1 || serveRequests < 1 || serveDelayMs < 0 || batch < 1)
+                    || serveQueue < 1 || serveRequests < 1 || serveDelayMs < 0 || batch < 1 || serveComputeThreads < 1)
                 throw new UserException("--serve-seconds, --serve-concurrency, --serve-tasks, --serve-queue, --serve-requests and --batch must be positive");
             dev.cvpt.bench.ServeBench.Options so = new dev.cvpt.bench.ServeBench.Options(size, serveConcurrency, serveTasks, serveSeconds,
-                    batch, serveDelayMs, serveQueue, serveRequests, prompts, seed, Math.max(1, serveRepeats));
+                    batch, serveDelayMs, serveQueue, serveRequests, prompts, seed, Math.max(1, serveRepeats), serveComputeThreads);
             var out = mode.equals("serve") ? dev.cvpt.bench.ServeBench.run(so) : dev.cvpt.bench.ServeBench.soak(so);
             System.out.println(new ObjectMapper().writeValueAsString(out));
             System.out.flush();

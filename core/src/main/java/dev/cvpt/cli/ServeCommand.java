@@ -34,6 +34,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-delay-ms", defaultValue = "5", description = "Longest wait of a batch's oldest image (default: ${DEFAULT-VALUE}).") double maxDelayMs;
     @Option(names = "--queue", defaultValue = "256", description = "Images waiting at most; past it 429 (default: ${DEFAULT-VALUE}).") int queue;
     @Option(names = "--deadline-ms", defaultValue = "10000", description = "An image not started this long after arrival is dropped with 504 (0: none; default: ${DEFAULT-VALUE}).") long deadlineMs;
+    @Option(names = "--compute-threads", defaultValue = "2", description = "Batcher threads, each forming and computing its own batches with single-threaded torch: 2 keeps two cores computing (default: ${DEFAULT-VALUE}; docs/SERVING.md).") int computeThreads;
     @Option(names = "--no-cross-task", description = "Batch each task apart (the baseline of cross-task batching).") boolean noCrossTask;
     @Option(names = "--cache-mib", defaultValue = "256", description = "Byte budget of the tasks' prompt caches in MiB (default: ${DEFAULT-VALUE}).") long cacheMib;
     @Option(names = "--max-body-mib", defaultValue = "16", description = "Request bodies over this get 413 (default: ${DEFAULT-VALUE}).") long maxBodyMib;
@@ -50,7 +51,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (tasksDir != null && !Files.isDirectory(tasksDir)) throw new UserException("--tasks " + tasksDir + ": not a folder");
         Batcher.Options bo;
         try {
-            bo = new Batcher.Options(maxBatch, maxDelayMs, queue, deadlineMs, !noCrossTask);
+            bo = new Batcher.Options(maxBatch, maxDelayMs, queue, deadlineMs, !noCrossTask, computeThreads);
         } catch (IllegalArgumentException e) {
             throw new UserException(e.getMessage());
         }

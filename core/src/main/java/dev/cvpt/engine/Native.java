@@ -105,10 +105,13 @@ public final class Native {
      */
     public static void configureThreads() {
         load();
+        set_num_threads(configuredTorchThreads());
+    }
+
+    /** The torch thread count {@link #configureThreads} sets: CVPT_TORCH_THREADS, else 1 (threads of its own, e.g. a server's compute threads, set it themselves: it is per thread). */
+    public static int configuredTorchThreads() {
         String env = System.getenv("CVPT_TORCH_THREADS");
-        int torchThreads = 1;
-        if (env != null && env.matches("\\d+") && Integer.parseInt(env) > 0) torchThreads = Integer.parseInt(env);
-        set_num_threads(torchThreads);
+        return env != null && env.matches("\\d+") && Integer.parseInt(env) > 0 ? Integer.parseInt(env) : 1;
     }
 
     public static int threads() {

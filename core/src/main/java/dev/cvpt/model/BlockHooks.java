@@ -60,6 +60,31 @@ public interface BlockHooks {
     /** The stream leaving the block. */
     default Tensor exit(Tensor z) { return z; }
 
+    /**
+     * This hook's work in a form that a composite of several tasks' hooks ({@link TaskGroups}) can run
+     * once over the rows of all of them; null (the default): the composite calls this hook on its
+     * task's rows. See {@link Batchable}.
+     */
+    default Batchable batchable() { return null; }
+
+    /**
+     * A hook's work as one operation with per-task operands (e.g. CVPT's cross-attention at one hook
+     * point, with each task's prompts), so that a mixed-task batch runs it once for all its rows
+     * instead of once per task (narrow, apply, concatenate).
+     */
+    interface Batchable {
+        /** Batchables with equal keys are the same operation (same method, same hook point) with other operands. */
+        Object key();
+
+        /**
+         * One hook for every row of a batch whose group j has {@code rows[j]} consecutive rows and,
+         * as {@code parts.get(j)}, a batchable of this key, or null for a group whose hooks do
+         * nothing (override no hook: its rows must come through unchanged). Same values, to float
+         * rounding, as each group's own hook on its rows.
+         */
+        BlockHooks merge(java.util.List<? extends Batchable> parts, long[] rows);
+    }
+
     /** Extra keys and values of an attention, in head space. */
     record KeyValues(Tensor keys, Tensor values) {}
 

@@ -27,6 +27,12 @@ import static org.bytedeco.pytorch.global.torch.zeros;
  * overrides it, one MLP over all rows (with the composite's deltas); else per group. A hook that no
  * group's class overrides (found once per class by reflection) is not called per group at all.
  *
+ * <p>Batched hooks: when every group's block hooks are {@link BlockHooks#batchable} with one key
+ * (CVPT tasks of one insert and prompt count) or do nothing at all (the linear probe), the first
+ * one's {@link BlockHooks.Batchable#merge} makes one hook for every row (CVPT: one cross-attention
+ * with each row's task's folded prompts gathered), so a mixed batch runs the ops of a one-task
+ * forward instead of narrow, apply and concatenate per group and block. Any other mix goes per group.
+ *
  * <p>Rows of one tensor must have the same token count and attention-prefix length in every
  * block, so tasks can share a forward only when their {@link #signature}s are equal (VPT with 10
  * prompts and CVPT, for example, cannot); {@link #forward} checks it. Tasks with their own
@@ -107,7 +113,32 @@ public final class TaskGroups {
         public BlockHooks blockHooks(VisionTransformer vit, int i, long batch, boolean training) {
             List<BlockHooks> hooks = new ArrayList<>(groups.size());
             for (Group g : groups) hooks.add(g.model().method().blockHooks(g.model(), i, g.rows(), training));
-            return new Hooks(this, hooks, i);
+            BlockHooks merged = training ? null : merged(hooks);
+            return merged != null ? merged : new Hooks(this, hooks, i);
+        }
+
+        /**
+         * One hook over every row when the groups' hooks allow it: each is {@link BlockHooks#batchable}
+         * with one key, or does nothing (overrides no hook); null otherwise (then per group).
+         */
+        private BlockHooks merged(List<BlockHooks> hooks) {
+            if (hooks.size() < 2) return null;
+            List<BlockHooks.Batchable> parts = new ArrayList<>(hooks.size());
+            BlockHooks.Batchable first = null;
+            for (BlockHooks h : hooks) {
+                BlockHooks.Batchable b = h.batchable();
+                if (b == null) {
+                    if (!OVERRIDDEN.get(h.getClass()).isEmpty()) return null;
+                } else if (first == null) {
+                    first = b;
+                } else if (!first.key().equals(b.key())) {
+                    return null;
+                }
+                parts.add(b);
+            }
+            if (first == null) return null;
+            long[] rows = groups.stream().mapToLong(Group::rows).toArray();
+            return first.merge(parts, rows);
         }
 
         /** f applied to each group's rows of x; x itself when every group returned its rows unchanged. */

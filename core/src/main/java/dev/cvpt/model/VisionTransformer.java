@@ -306,12 +306,24 @@ public final class VisionTransformer {
      * become N×C×(P·heads) ones. {@link #crossAttentionReference} is the unfolded form.
      */
     public Tensor crossAttention(int i, Tensor x, Tensor prompts) {
-        long b = x.size(0), n = x.size(1);
-        int c = cfg.dim(), h = cfg.heads();
+        return crossAttention(i, x, folded(i, prompts));
+    }
+
+    /** The {@link FoldedPrompts} of a prompt set in block i: from the prompt cache when it is on, else computed. */
+    public FoldedPrompts folded(int i, Tensor prompts) {
         Map<List<Long>, FoldedPrompts> cache = promptCache;
-        FoldedPrompts f = cache == null ? foldPrompts(i, prompts)
+        return cache == null ? foldPrompts(i, prompts)
                 : cache.computeIfAbsent(List.of((long) i, prompts.data_ptr().address(), prompts.size(0), prompts.size(1),
                         prompts.stride(0), prompts.stride(1)), k -> FoldedPrompts.retained(foldPrompts(i, prompts)));
+    }
+
+    /**
+     * {@link #crossAttention(int, Tensor, Tensor)} from folded prompts: one set for the batch
+     * ([1,..]) or one per row ([B,..], e.g. each row's task's set gathered: one batched GEMM each).
+     */
+    public Tensor crossAttention(int i, Tensor x, FoldedPrompts f) {
+        long b = x.size(0), n = x.size(1);
+        int h = cfg.heads();
         long pb = f.a().size(0), np = f.a().size(2) / h;
         Tensor scores, out;
         if (pb == 1 && b > 1) {  // one prompt set for the whole batch (eval): one GEMM over all tokens

@@ -12,15 +12,16 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Dynamic batching over every loaded task of a {@link Predictor}: one bounded queue of images, one
- * batcher thread that dispatches a batch when it is full or when its oldest image has waited
- * {@code maxDelayMs}. With {@code crossTask} a batch takes the oldest images whatever their task
+ * Dynamic batching over every loaded task of a {@link Predictor}: one bounded queue of images,
+ * {@code computeThreads} batcher threads, each of which takes a batch when it is full or when its
+ * oldest image has waited {@code maxDelayMs}, and computes it (with two, one batch computes while
+ * the next forms, and two run at once when the queue is long). With {@code crossTask} a batch takes the oldest images whatever their task
  * (tasks of equal signature share one forward, see {@link Predictor#probabilities}); without it a
  * batch takes the oldest image's task only (the baseline: each task batched apart).
  *
  * <p>An image whose deadline passed while it waited is dropped unanswered ({@link Rejected} with
- * 504). A task is removed between batches on the batcher thread ({@link #unload}), so no forward
- * of it is running; its images still queued fail with 404. {@link #close} stops taking images,
+ * 504). A task is removed between batches on a batcher thread ({@link #unload}) while no forward
+ * runs (a read/write lock: forwards read, removals write); its images still queued fail with 404. {@link #close} stops taking images,
  * answers every queued one, then stops the thread (the SIGTERM drain).
  */
 public final class Batcher implements AutoCloseable {
@@ -31,14 +32,24 @@ public final class Batcher implements AutoCloseable {
      * @param queueCapacity images waiting at most; past it {@link #submit} refuses with 429
      * @param deadlineMs    an image not started within this time of its arrival is dropped (0: none)
      * @param crossTask     batches may mix tasks
+     * @param computeThreads batcher threads, each forming and computing its own batches (single-threaded
+     *                       torch each): with 2, one batch computes while the next is formed and runs
      */
-    public record Options(int maxBatch, double maxDelayMs, int queueCapacity, long deadlineMs, boolean crossTask) {
+    public record Options(int maxBatch, double maxDelayMs, int queueCapacity, long deadlineMs, boolean crossTask, int computeThreads) {
         public Options {
-            if (maxBatch < 1 || maxDelayMs < 0 || queueCapacity < 1 || deadlineMs < 0)
-                throw new IllegalArgumentException("max batch and queue capacity must be positive, delay and deadline not negative");
+            if (maxBatch < 1 || maxDelayMs < 0 || queueCapacity < 1 || deadlineMs < 0 || computeThreads < 1)
+                throw new IllegalArgumentException("max batch, queue capacity and compute threads must be positive, delay and deadline not negative");
         }
 
-        public static Options defaults() { return new Options(16, 5, 256, 10_000, true); }
+        /** One compute thread. */
+        public Options(int maxBatch, double maxDelayMs, int queueCapacity, long deadlineMs, boolean crossTask) {
+            this(maxBatch, maxDelayMs, queueCapacity, deadlineMs, crossTask, 1);
+        }
+
+        /** As {@code cvpt serve}'s defaults: two compute threads. */
+        public static Options defaults() { return new Options(16, 5, 256, 10_000, true, 2); }
+
+        public Options withComputeThreads(int n) { return new Options(maxBatch, maxDelayMs, queueCapacity, deadlineMs, crossTask, n); }
     }
 
     /** An image refused or dropped, with the HTTP status that says why. */
@@ -63,17 +74,29 @@ public final class Batcher implements AutoCloseable {
     private final ArrayDeque<Item> queue = new ArrayDeque<>();          // guarded by lock
     private final ArrayDeque<Runnable> control = new ArrayDeque<>();    // guarded by lock
     private boolean closing;                                            // guarded by lock
-    private final Thread thread;
+    // forwards hold the read lock, control actions (unload) the write lock: no forward runs during one
+    private final java.util.concurrent.locks.ReentrantReadWriteLock forwards = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private final List<Thread> threads = new ArrayList<>();
 
     public Batcher(Predictor predictor, Options options, Metrics metrics) {
         this.predictor = predictor;
         this.o = options;
         this.metrics = metrics;
         metrics.gauges(this::queueDepth, () -> predictor.tasks().size(), predictor::cacheBytes);
-        thread = new Thread(this::loop, "cvpt-batcher");
-        thread.setDaemon(true);
-        thread.start();
+        for (int i = 0; i < options.computeThreads(); i++) {
+            Thread t = new Thread(() -> {
+                dev.cvpt.engine.Native.load();
+                // this thread's OpenMP team size is its own (a new thread starts with one per core): as configured
+                org.bytedeco.pytorch.global.torch.set_num_threads(dev.cvpt.engine.Native.configuredTorchThreads());
+                loop();
+            }, options.computeThreads() == 1 ? "cvpt-batcher" : "cvpt-batcher-" + i);
+            t.setDaemon(true);
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
     }
+
+    private boolean anyAlive() { return threads.stream().anyMatch(Thread::isAlive); }
 
     public Options options() { return o; }
 
@@ -144,7 +167,7 @@ public final class Batcher implements AutoCloseable {
         CompletableFuture<Boolean> done = new CompletableFuture<>();
         lock.lock();
         try {
-            if (closing && !thread.isAlive()) return predictor.removeTask(name);
+            if (closing && !anyAlive()) return predictor.removeTask(name);
             control.add(() -> {
                 boolean removed = predictor.removeTask(name);
                 lock.lock();
@@ -194,9 +217,11 @@ public final class Batcher implements AutoCloseable {
             if (!control.isEmpty()) {
                 Runnable r = control.poll();
                 lock.unlock();
+                forwards.writeLock().lock();   // waits for the other threads' forwards
                 try {
                     r.run();
                 } finally {
+                    forwards.writeLock().unlock();
                     lock.lock();
                 }
                 return List.of();
@@ -233,6 +258,15 @@ public final class Batcher implements AutoCloseable {
     }
 
     private void run(List<Item> batch) {
+        forwards.readLock().lock();
+        try {
+            runLocked(batch);
+        } finally {
+            forwards.readLock().unlock();
+        }
+    }
+
+    private void runLocked(List<Item> batch) {
         long start = System.nanoTime();
         List<Item> live = new ArrayList<>(batch.size());
         for (Item i : batch) {
@@ -272,8 +306,9 @@ public final class Batcher implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        thread.join(timeoutMs);
-        return !thread.isAlive();
+        long end = System.nanoTime() + timeoutMs * 1_000_000;
+        for (Thread t : threads) t.join(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+        return !anyAlive();
     }
 
     @Override

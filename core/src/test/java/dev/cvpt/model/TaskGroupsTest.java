@@ -123,6 +123,81 @@ class TaskGroupsTest {
         }
     }
 
+    /**
+     * Tasks whose block hooks are {@link BlockHooks#batchable} with one key (CVPT of one insert and
+     * prompt count, deep or shallow, cached or not) run one gathered cross-attention for all their
+     * rows (rows of hook-less tasks such as the linear probe get none); each task still gets its own
+     * forward's logits. Mixes with a task whose hooks are not batchable (LoRA) or of another key
+     * (another prompt count) go per group and are equal too.
+     */
+    @Test
+    void batchedPromptSetsEqualEachTaskAlone() {
+        Native.load();
+        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            manual_seed(7);
+            VitConfig cfg = Bench.config("micro");
+            Backbones.Backbone bb = new Backbones.Backbone(Path.of("random"), cfg, Bench.randomBackbone(cfg));
+            VisionTransformer linear = Backbones.assemble(bb, new MethodSpec("linear", 3, 1, true, 0.1), 4);
+            VisionTransformer lora = Backbones.assemble(bb, new MethodSpec("lora", 3, 4, true, 0.1), 5);
+            lora.method().parameters().values().forEach(t -> t.add_(randn(t.shape()).mul(Tensors.scalar(0.1))));
+            for (int insert = 1; insert <= 5; insert++) {
+                VisionTransformer deepA = Backbones.assemble(bb, MethodSpec.cvpt(insert, 4), 3);
+                VisionTransformer deepB = Backbones.assemble(bb, MethodSpec.cvpt(insert, 4), 6);
+                VisionTransformer shallow = Backbones.assemble(bb, new MethodSpec("cvpt", insert, 4, false, 0.1), 5);
+                VisionTransformer otherP = Backbones.assemble(bb, MethodSpec.cvpt(insert, 6), 4);
+                deepB.cachePrompts(true);   // cached and uncached sets gather alike
+                for (VisionTransformer v : List.of(deepA, deepB, shallow, otherP)) v.param("head.weight").normal_();
+
+                // the hooks of one block: batchable, with one key for one insert and prompt count
+                BlockHooks.Batchable a = deepA.method().blockHooks(deepA, 1, 2, false).batchable();
+                BlockHooks.Batchable b = shallow.method().blockHooks(shallow, 1, 1, false).batchable();
+                assertTrue(a != null && b != null, "insert " + insert + ": CVPT's eval hooks are batchable");
+                assertEquals(a.key(), b.key());
+                assertNotEquals(a.key(), otherP.method().blockHooks(otherP, 1, 1, false).batchable().key());
+                assertEquals(null, deepA.method().blockHooks(deepA, 1, 2, true).batchable(), "training: per-row prompt dropout");
+
+                // the merged hook on one block equals each group's own hook on its rows
+                Tensor x = randn(5, 1 + (long) (cfg.img() / cfg.patch()) * (cfg.img() / cfg.patch()), cfg.dim());
+                List<VisionTransformer> models = List.of(deepA, linear, shallow, deepB);
+                long[] rows = {2, 1, 1, 1};
+                List<BlockHooks.Batchable> parts = new ArrayList<>();
+                for (int j = 0; j < models.size(); j++)
+                    parts.add(models.get(j).method().blockHooks(models.get(j), 1, rows[j], false).batchable());
+                BlockHooks merged = a.merge(parts, rows);
+                Tensor all = deepA.block(1, x, false, merged);
+                long off = 0;
+                for (int j = 0; j < models.size(); j++) {
+                    VisionTransformer m = models.get(j);
+                    Tensor own = m.block(1, x.narrow(0, off, rows[j]), false, m.method().blockHooks(m, 1, rows[j], false));
+                    double d = maxAbs(all.narrow(0, off, rows[j]), own);
+                    assertTrue(d < 1e-5, "insert " + insert + " block group " + j + ": max |diff| " + d);
+                    off += rows[j];
+                }
+
+                // whole forwards: batched (CVPT + linear probe), and per group (with LoRA; with another prompt count)
+                for (List<VisionTransformer> mix : List.of(List.of(deepA, linear, shallow, deepB),
+                        List.of(deepA, lora, deepB), List.of(deepA, otherP, shallow))) {
+                    List<TaskGroups.Group> groups = new ArrayList<>();
+                    int total = 0;
+                    for (int j = 0; j < mix.size(); j++) {
+                        groups.add(new TaskGroups.Group(mix.get(j), 1 + j % 3));
+                        total += 1 + j % 3;
+                    }
+                    Tensor images = randn(total, 3, cfg.img(), cfg.img());
+                    List<Tensor> out = TaskGroups.forward(groups, images);
+                    int o = 0;
+                    for (int j = 0; j < mix.size(); j++) {
+                        Tensor alone = mix.get(j).forward(images.narrow(0, o, 1 + j % 3), false);
+                        double d = maxAbs(out.get(j), alone) / Math.max(1, alone.abs().max().item_double());
+                        assertTrue(d < 1e-5, "insert " + insert + " " + mix.get(j).method().name() + " group " + j + ": rel " + d);
+                        o += 1 + j % 3;
+                    }
+                }
+                deepB.cachePrompts(false);
+            }
+        }
+    }
+
     @Test
     void promptCacheGivesTheSameLogitsAndFreesItsBytes() {
         Native.load();

@@ -76,7 +76,7 @@ class ServerTest {
         predictor = Predictor.load(backbone, OptionalInt.empty());
         for (String t : TASKS) predictor.addTask(repo.resolve(t + ".safetensors"), t);
         Metrics m = new Metrics();
-        batcher = new Batcher(predictor, new Batcher.Options(16, 30, 64, 10_000, true), m);
+        batcher = new Batcher(predictor, new Batcher.Options(16, 30, 64, 10_000, true, 2), m);   // two compute threads, as cvpt serve
         server = Server.start(batcher, m, Server.Options.defaults().withPort(0).withRepository(repo).withMaxBodyBytes(256 << 10));
         http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     }
@@ -161,6 +161,40 @@ class ServerTest {
                 assertSamePredictions(want.get(tw[0]).get(tw[1]), JSON.readTree(r.body()), "mixed " + what.get(i));
             }
             assertEquals(TASKS.size(), m.tasksPerBatch.sum() / m.tasksPerBatch.count(), 1e-9, "tasks per batch");
+        }
+    }
+
+    /**
+     * CVPT tasks of one insert and prompt count with a linear probe in one batch take the batched
+     * cross-attention (TaskGroups merges their hooks), and a batcher with two compute threads (two
+     * batches at once) answers as `cvpt predict` too.
+     */
+    @Test
+    void batchedPromptSetsAndTwoComputeThreadsEqualCvptPredict() throws Exception {
+        List<String> tasks = List.of("cvpt", "cvptb", "linear");
+        Map<String, Map<String, JsonNode>> want = new LinkedHashMap<>();
+        for (String t : tasks) want.put(t, cli(t, 3));
+        for (int[] setting : new int[][]{{tasks.size() * images.size(), 5000}, {2, 0}}) {
+            Metrics m = new Metrics();
+            Batcher b = new Batcher(predictor, new Batcher.Options(setting[0], setting[1], 64, 0, true, 2), m);
+            try (Server s = Server.start(b, m, Server.Options.defaults().withPort(0))) {
+                List<CompletableFuture<HttpResponse<String>>> fut = new ArrayList<>();
+                List<String> what = new ArrayList<>();
+                for (int rep = 0; rep < (setting[0] == 2 ? 4 : 1); rep++)
+                    for (String t : tasks)
+                        for (Path img : images) {
+                            fut.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/predict/" + t + "?top_k=3"))
+                                    .POST(HttpRequest.BodyPublishers.ofByteArray(Files.readAllBytes(img))).build(), HttpResponse.BodyHandlers.ofString()));
+                            what.add(t + "|" + img);
+                        }
+                for (int i = 0; i < fut.size(); i++) {
+                    HttpResponse<String> r = fut.get(i).join();
+                    String[] tw = what.get(i).split("\\|");
+                    assertEquals(200, r.statusCode(), r.body());
+                    assertSamePredictions(want.get(tw[0]).get(tw[1]), JSON.readTree(r.body()), "batch " + setting[0] + " " + what.get(i));
+                }
+                if (setting[0] > 2) assertEquals(tasks.size(), m.tasksPerBatch.sum() / m.tasksPerBatch.count(), 1e-9, "tasks per batch");
+            }
         }
     }
 
