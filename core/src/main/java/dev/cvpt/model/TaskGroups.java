@@ -71,7 +71,7 @@ public final class TaskGroups {
         if (total != images.size(0)) throw new IllegalArgumentException("groups hold " + total + " rows, the batch " + images.size(0));
         VisionTransformer first = groups.get(0).model();
         VisionTransformer vit = groups.size() == 1 && trace == null ? first
-                : new VisionTransformer(first.config(), first.namedParameters(), new Composite(groups, trace));
+                : new VisionTransformer(first.config(), first.namedParameters(), new Composite(groups, trace), first.lowWeights());
         Tensor feat = vit.features(images, false, null);
         List<Tensor> out = new ArrayList<>(groups.size());
         long off = 0;

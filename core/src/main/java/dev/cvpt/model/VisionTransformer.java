@@ -68,6 +68,9 @@ public final class VisionTransformer {
 
     public TuningMethod method() { return method; }
 
+    /** The bf16 copies of the frozen block linears (empty under fp32), shared by the models on one backbone. */
+    Map<String, Tensor> lowWeights() { return lowWeights; }
+
     /** The format of the frozen block linears' products: BF16 when the backbone was loaded with bf16 copies of them. */
     public Precision precision() { return lowWeights.isEmpty() ? Precision.FP32 : Precision.BF16; }
 

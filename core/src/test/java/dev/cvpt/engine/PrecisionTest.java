@@ -95,6 +95,27 @@ class PrecisionTest {
     }
 
     @Test
+    void mixedTaskBatchesKeepTheBackbonesPrecision() {
+        try (PointerScope s = new PointerScope(); var g = new org.bytedeco.pytorch.NoGradGuard()) {
+            manual_seed(5);
+            Tensor images = randn(4, 3, 32, 32);
+            Map<Precision, float[]> alone = new LinkedHashMap<>();
+            float[] mixed = null;
+            for (Precision p : Precision.values()) {
+                VisionTransformer a = model(p, "cvpt"), b = model(p, "linear");
+                alone.put(p, Tensors.toFloats(a.forward(images.narrow(0, 0, 2), false)));
+                if (p == Precision.BF16) {
+                    var out = dev.cvpt.model.TaskGroups.forward(java.util.List.of(new dev.cvpt.model.TaskGroups.Group(a, 2),
+                            new dev.cvpt.model.TaskGroups.Group(b, 2)), images);
+                    mixed = Tensors.toFloats(out.get(0));
+                }
+            }
+            double toBf16 = rel(mixed, alone.get(Precision.BF16)), toFp32 = rel(mixed, alone.get(Precision.FP32));
+            assertTrue(toBf16 < 1e-4 && toFp32 > 1e-4, "a mixed bf16 batch: vs bf16 alone " + toBf16 + ", vs fp32 alone " + toFp32);
+        }
+    }
+
+    @Test
     void onlyFrozenBlockLinearsGetBf16Copies() {
         Precision.use(Precision.BF16);
         VitConfig cfg = Bench.config("micro");
