@@ -330,13 +330,24 @@ public final class VisionTransformer {
         long pb = f.a().size(0), np = f.a().size(2) / h;
         Tensor scores, out;
         if (pb == 1 && b > 1) {  // one prompt set for the whole batch (eval): one GEMM over all tokens
-            scores = matmul(x, f.a().select(0, 0)).add(f.c().select(0, 0));
+            scores = product(x, f.a().select(0, 0)).add(f.c().select(0, 0));
         } else {
-            scores = matmul(x, f.a()).add(f.c());
+            scores = product(x, f.a()).add(f.c());
         }
         Tensor attn = softmax(scores.view(b, n, h, np), -1).view(b, n, (long) h * np);
-        out = pb == 1 && b > 1 ? matmul(attn, f.vo().select(0, 0)) : matmul(attn, f.vo());
+        out = pb == 1 && b > 1 ? product(attn, f.vo().select(0, 0)) : product(attn, f.vo());
         return out.add(param("blocks." + i + ".attn.proj.bias"));
+    }
+
+    /**
+     * {@code matmul(x, m)} for the cross-attention's two products: under {@link Precision#BF16} both
+     * sides rounded to bf16 and multiplied with fp32 accumulation (oneDNN), the result in fp32, as the
+     * backbone's linears; the softmax between them stays fp32.
+     */
+    private Tensor product(Tensor x, Tensor m) {
+        if (lowWeights.isEmpty()) return matmul(x, m);
+        var bf16 = org.bytedeco.pytorch.global.torch.ScalarType.BFloat16;
+        return matmul(x.to(bf16), m.to(bf16)).to(org.bytedeco.pytorch.global.torch.ScalarType.Float);
     }
 
     /**
@@ -448,6 +459,10 @@ public final class VisionTransformer {
         return delta == null ? out : out.add(delta);
     }
 
+    /**
+     * Fused attention (softmax in fp32), also under bf16: the unfused form with its two products in
+     * bf16 measured no faster in inference and 10 % slower in training (docs/PERFORMANCE.md, "bf16").
+     */
     private Tensor sdpa(Tensor q, Tensor k, Tensor v) {
         if (method.unfusedAttention())
             return matmul(softmax(matmul(q.mul(scalar(1 / Math.sqrt(q.size(-1)))), k.transpose(-2, -1)), -1), v);
