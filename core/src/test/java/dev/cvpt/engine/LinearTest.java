@@ -66,7 +66,8 @@ class LinearTest {
         return out;
     }
 
-    private static double rel(float[] x, float[] y) {
+    /** max |x − y| / max |y|. */
+    static double rel(float[] x, float[] y) {
         double d = 0, s = 0;
         for (int i = 0; i < x.length; i++) {
             d = Math.max(d, Math.abs(x[i] - y[i]));

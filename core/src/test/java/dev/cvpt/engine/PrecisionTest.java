@@ -73,21 +73,12 @@ class PrecisionTest {
         return out;
     }
 
-    private static double rel(float[] x, float[] y) {
-        double d = 0, s = 0;
-        for (int i = 0; i < x.length; i++) {
-            d = Math.max(d, Math.abs(x[i] - y[i]));
-            s = Math.max(s, Math.abs(y[i]));
-        }
-        return d / s;
-    }
-
     @Test
     void bf16IsNearFp32ButNotEqual() {
         Map<String, float[]> f32 = run(Precision.FP32), b16 = run(Precision.BF16);
         assertEquals(f32.keySet(), b16.keySet());
         for (String k : f32.keySet()) {
-            double r = rel(b16.get(k), f32.get(k));
+            double r = LinearTest.rel(b16.get(k), f32.get(k));
             // bf16 keeps 8 bits of mantissa (relative rounding 2^-9 = 2e-3 per product input)
             assertTrue(r < 3e-2, k + ": bf16 vs fp32 relative error " + r);
             assertTrue(r > 1e-5, k + ": bf16 equals fp32 (" + r + "): the bf16 route was not taken");
@@ -110,7 +101,7 @@ class PrecisionTest {
                     mixed = Tensors.toFloats(out.get(0));
                 }
             }
-            double toBf16 = rel(mixed, alone.get(Precision.BF16)), toFp32 = rel(mixed, alone.get(Precision.FP32));
+            double toBf16 = LinearTest.rel(mixed, alone.get(Precision.BF16)), toFp32 = LinearTest.rel(mixed, alone.get(Precision.FP32));
             assertTrue(toBf16 < 1e-4 && toFp32 > 1e-4, "a mixed bf16 batch: vs bf16 alone " + toBf16 + ", vs fp32 alone " + toFp32);
         }
     }
