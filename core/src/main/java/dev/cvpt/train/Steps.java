@@ -64,10 +64,15 @@ public final class Steps {
      * activations are small and short GEMMs would only add overhead.
      */
     static long microBatch(VisionTransformer vit) {
+        return microBatch(vit, true);
+    }
+
+    /** As above; {@code training} false: inference, where bf16 keeps 8 samples (4 ran 2.71 vs 2.27 s per ViT-B batch). */
+    static long microBatch(VisionTransformer vit, boolean training) {
         VitConfig cfg = vit.config();
         long perSample = (long) cfg.tokens() * Math.max(cfg.mlpHidden(), 3L * cfg.dim()) * Float.BYTES;
         long cap = perSample < (256L << 10) ? Long.MAX_VALUE
-                : vit.precision() == dev.cvpt.engine.Precision.BF16 ? MICRO_BATCH_SAMPLES_BF16 : MICRO_BATCH_SAMPLES;
+                : training && vit.precision() == dev.cvpt.engine.Precision.BF16 ? MICRO_BATCH_SAMPLES_BF16 : MICRO_BATCH_SAMPLES;
         return Math.max(1, Math.min(cap, MICRO_BATCH_BYTES / perSample));
     }
 
@@ -83,7 +88,7 @@ public final class Steps {
     /** Eval-mode predictions (no dropout, no drop-path, no autograd). */
     public static long[] predict(DataParallel dp, VisionTransformer vit, Tensor images) {
         long b = images.size(0);
-        long micro = microBatch(vit);
+        long micro = microBatch(vit, false);
         List<Part> parts = dp.map(b, false, (c, start, len) -> {
             long[] pred = new long[(int) len];
             // in micro-batches as the training step (each row's logits do not depend on the others):
