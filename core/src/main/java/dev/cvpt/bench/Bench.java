@@ -218,9 +218,9 @@ public final class Bench {
     static Map<String, Object> gemm(Options o) {
         VitConfig cfg = config(o.size());
         long m = (long) o.batch() * cfg.tokens(), k = cfg.dim(), n = cfg.mlpHidden();
-        Tensor a = randn(m, k), w = randn(n, k);
-        if (Precision.current() == Precision.BF16) w = w.to(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16);   // as a bf16 backbone holds it
-        Tensor weight = w;
+        Tensor a = randn(m, k), w32 = randn(n, k);
+        // as the model holds a frozen weight: a bf16 copy under bf16
+        Tensor weight = Precision.current() == Precision.BF16 ? w32.to(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16) : w32;
         List<Double> times = new ArrayList<>();
         try (DataParallel dp = new DataParallel(o.threads())) {
             for (int i = 0; i < o.warmup() + o.steps(); i++) {

@@ -68,8 +68,9 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Trainer.Options opts;
         if (resume != null) {
-            resumePrecision(resume);
-            opts = fromRun(resume, threads, skipBad, heads, !noProgress && System.console() != null);
+            JsonNode run = runJson(resume);
+            keepPrecision(run, resume);
+            opts = fromRun(resume, run, threads, skipBad, heads, !noProgress && System.console() != null);
         } else {
             precisionOption.apply();
             if (data == null || checkpoint == null || out == null)
@@ -101,24 +102,31 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** A resumed run keeps the precision it was trained with (run.json; absent: fp32); a different --precision is an error. */
-    private void resumePrecision(Path runDir) throws IOException {
-        Path f = runDir.resolve("run.json");
-        if (!Files.exists(f)) return;   // fromRun names the problem
-        String was = new ObjectMapper().readTree(Files.readString(f)).path("precision").asText("fp32");
-        dev.cvpt.engine.Precision run = dev.cvpt.engine.Precision.parse(was, f + ": precision");
-        if (precisionOption.given() && precisionOption.apply() != run)
+    private void keepPrecision(JsonNode run, Path runDir) {
+        String was = run.path("precision").asText("fp32");
+        dev.cvpt.engine.Precision trained = dev.cvpt.engine.Precision.parse(was, runDir.resolve("run.json") + ": precision");
+        if (precisionOption.given() && precisionOption.apply() != trained)
             throw new UserException("--precision " + precisionOption.precision + ": the run in " + runDir + " was trained with " + was
                     + " (a resumed run keeps its precision)");
-        dev.cvpt.engine.Precision.use(run);
+        dev.cvpt.engine.Precision.use(trained);
     }
 
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }
 
     /** The options of an earlier run, from its run.json. */
     static Trainer.Options fromRun(Path runDir, int threads, boolean skipBad, Integer heads, boolean progress) throws IOException {
+        return fromRun(runDir, runJson(runDir), threads, skipBad, heads, progress);
+    }
+
+    /** A run folder's run.json, parsed. */
+    static JsonNode runJson(Path runDir) throws IOException {
         Path f = runDir.resolve("run.json");
         if (!Files.exists(f)) throw new UserException(runDir + ": not a run folder (no run.json)");
-        JsonNode c = new ObjectMapper().readTree(Files.readString(f));
+        return new ObjectMapper().readTree(Files.readString(f));
+    }
+
+    private static Trainer.Options fromRun(Path runDir, JsonNode c, int threads, boolean skipBad, Integer heads, boolean progress)
+            throws IOException {
         Recipe recipe = new ObjectMapper().treeToValue(c.path("recipe"), Recipe.class);
         MethodSpec spec = new MethodSpec(c.path("method").asText(), c.path("insert").asInt(), c.path("prompts").asInt(),
                 c.path("deep").asBoolean(), recipe.promptDropout(), dev.cvpt.train.TaskFile.options(c.path("options")));

@@ -91,6 +91,11 @@ public final class Linear {
         return lowOut ? y : y.to(ScalarType.Float);
     }
 
+    /** {@code matmul(x, m)} the same way as {@link #bf16}: both sides rounded to bf16, fp32 accumulation, the result in fp32. */
+    public static Tensor bf16Matmul(Tensor x, Tensor m) {
+        return org.bytedeco.pytorch.global.torch.matmul(x.to(ScalarType.BFloat16), m.to(ScalarType.BFloat16)).to(ScalarType.Float);
+    }
+
     private static Tensor torchLinear(Tensor x, Tensor w, Tensor b) {
         return b == null ? org.bytedeco.pytorch.global.torch.linear(x, w)
                 : org.bytedeco.pytorch.global.torch.linear(x, w, new TensorOptional(b));

@@ -345,9 +345,7 @@ public final class VisionTransformer {
      * backbone's linears; the softmax between them stays fp32.
      */
     private Tensor product(Tensor x, Tensor m) {
-        if (lowWeights.isEmpty()) return matmul(x, m);
-        var bf16 = org.bytedeco.pytorch.global.torch.ScalarType.BFloat16;
-        return matmul(x.to(bf16), m.to(bf16)).to(org.bytedeco.pytorch.global.torch.ScalarType.Float);
+        return lowWeights.isEmpty() ? matmul(x, m) : Linear.bf16Matmul(x, m);
     }
 
     /**

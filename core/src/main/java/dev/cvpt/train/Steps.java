@@ -28,7 +28,7 @@ public final class Steps {
      * trainables' {@code .grad} receive the batch gradient (zero them first). No optimizer step.
      */
     public static Result forwardBackward(DataParallel dp, VisionTransformer vit, Tensor images, Tensor labels) {
-        long b = images.size(0), micro = microBatch(vit);
+        long b = images.size(0), micro = microBatch(vit, true);
         List<Part> parts = dp.map(b, true, (c, start, len) -> {
             double loss = 0;
             long[] pred = new long[(int) len];
@@ -61,13 +61,9 @@ public final class Steps {
      * per core peaked 1.2 GB higher and ran slower than at 8, ViT-Ti at 16 peaked at 0.9× the
      * baseline's RSS (measured, docs/PERFORMANCE.md). GEMMs of 8 × 197 rows still run at full speed.
      * Small models (under 256 KiB per sample, e.g. the 32-px demo backbone) are not split: their
-     * activations are small and short GEMMs would only add overhead.
+     * activations are small and short GEMMs would only add overhead. Training under bf16 takes
+     * {@link #MICRO_BATCH_SAMPLES_BF16}; inference keeps 8 in both (bf16 at 4 ran 2.71 vs 2.27 s per ViT-B batch).
      */
-    static long microBatch(VisionTransformer vit) {
-        return microBatch(vit, true);
-    }
-
-    /** As above; {@code training} false: inference, where bf16 keeps 8 samples (4 ran 2.71 vs 2.27 s per ViT-B batch). */
     static long microBatch(VisionTransformer vit, boolean training) {
         VitConfig cfg = vit.config();
         long perSample = (long) cfg.tokens() * Math.max(cfg.mlpHidden(), 3L * cfg.dim()) * Float.BYTES;
