@@ -2,7 +2,6 @@ package dev.cvpt.engine;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorBase;
 import org.bytedeco.pytorch.TensorOptional;
@@ -14,7 +13,6 @@ import java.util.Locale;
 import java.util.function.Supplier;
 
 import static org.bytedeco.pytorch.global.torch.ScalarType;
-import static org.bytedeco.pytorch.global.torch.constant_pad_nd;
 import static org.bytedeco.pytorch.global.torch.get_cpu_capability;
 import static org.bytedeco.pytorch.global.torch.hasMKLDNN;
 import static org.bytedeco.pytorch.global.torch.mkldnn_linear;
@@ -32,9 +30,9 @@ import static org.bytedeco.pytorch.global.torch.mkldnn_linear;
  *   <li>no gradient wanted for x (eval, or x does not depend on a trainable): {@code mkldnn_linear}
  *       directly, the dense weight read in place;</li>
  *   <li>x needs its gradient, inside {@link #gradHooks()} (a training step): the forward runs on
- *       oneDNN outside autograd, and the output is tied to x by a zero-valued term
- *       {@code (x − x.detach())} whose tensor hook replaces the incoming gradient g with g·W,
- *       also computed on oneDNN. Autograd saves nothing for it (torch's own linear keeps W only;
+ *       oneDNN outside autograd, and the output is tied to x by a zero-valued scalar
+ *       {@code s − s.detach()}, {@code s = sum(x)}: a hook on the output keeps its gradient g, and a
+ *       hook on x's side of the tie returns g·W, also computed on oneDNN. Autograd saves nothing for it (torch's own linear keeps W only;
  *       {@code mkldnn_linear}'s own autograd would keep a copy of x, and its backward was no faster:
  *       measured); the value is exactly the oneDNN output (adding 0);</li>
  *   <li>otherwise (a trainable weight: the head, full fine-tuning, which need the weight gradient;
@@ -109,9 +107,13 @@ public final class Linear {
     }
 
     private static Tensor oneDnnForward(Tensor x, Tensor w, Tensor b) {
-        Tensor x2 = rows2d(x);
-        Tensor y = b == null ? mkldnn_linear(x2.to_mkldnn(), w) : mkldnn_linear(x2.to_mkldnn(), w, new TensorOptional(b));
-        return y.to_dense().view(withLast(x, w.size(0)));
+        return oneDnnRows(x, w, b).view(withLast(x, w.size(0)));
+    }
+
+    /** The product as [rows, N], a tensor of its own (not a view). */
+    private static Tensor oneDnnRows(Tensor x, Tensor w, Tensor b) {
+        Tensor x2 = rows2d(x).to_mkldnn();
+        return (b == null ? mkldnn_linear(x2, w) : mkldnn_linear(x2, w, new TensorOptional(b))).to_dense();
     }
 
     /** g [.., N] · W [N, K] = g · (Wᵀ [K, N])ᵀ on oneDNN: the input gradient of a linear. */
@@ -120,26 +122,25 @@ public final class Linear {
         return mkldnn_linear(g2.to_mkldnn(), wT).to_dense().view(withLast(g, wT.size(0)));
     }
 
-    /** Forward on oneDNN outside autograd; gradient g·W through a hook on a zero-valued term. */
+    /**
+     * Forward on oneDNN outside autograd, tied to x by a zero-valued scalar: {@code y += (s − s.detach())}
+     * with {@code s = sum(x')}, x' an alias of x. Backward: a hook on y keeps its gradient g; the scalar's
+     * path hands x' only an expanded scalar (sum's backward allocates nothing), which a hook on x'
+     * replaces with g·W. Per linear that is one pass over x (the sum), one in-place pass over y and one
+     * reduction of g, and no buffer of y's or x's size beyond y itself (the earlier zero term padded or
+     * narrowed to y's width: a fresh [rows, max(K, N)] buffer filled with zeros in the forward and
+     * again in the backward). y's value is exactly the oneDNN output (adding 0).
+     */
     private static Tensor hooked(GradHooks hooks, Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
-        Tensor y;
-        try (NoGradGuard off = new NoGradGuard()) {
-            y = oneDnnForward(x.detach(), w, b);
-        }
-        long k = w.size(1), n = w.size(0);
-        Tensor zero = x.sub(x.detach());            // 0, with d zero / d x = identity
-        InputGradHook hook = hooks.add(new InputGradHook(transposed != null ? transposed.get() : w.t().contiguous(), k, n));
-        Tensor term;
-        if (k <= n) {
-            // the hook sees g [.., N] whole; the pad's backward keeps the first K columns of what it returns
-            term = k == n ? zero : constant_pad_nd(zero, 0, n - k);
-            term.register_hook(hook);
-        } else {
-            // narrow's backward hands the hook g padded to [.., K]; it returns g·W [.., K]
-            zero.register_hook(hook);
-            term = zero.narrow(-1, 0, n);
-        }
-        return y.add(term);
+        // no input needs a gradient: no graph; y is no view (add_ on a view would make autograd copy g whole)
+        Tensor y = oneDnnRows(x.detach(), w, b);
+        Tensor alias = x.view_as(x);   // a hook on x itself would see the gradient of all of x's uses
+        Tensor s = alias.sum();
+        y.add_(s.sub(s.detach()));
+        InputGradHook hook = hooks.add(new InputGradHook(transposed != null ? transposed.get() : w.t().contiguous(), x.sizes().vec().get()));
+        y.register_hook(hook.capture);
+        alias.register_hook(hook);
+        return y.view(withLast(x, w.size(0)));
     }
 
     private static Tensor rows2d(Tensor x) {
@@ -180,6 +181,7 @@ public final class Linear {
             // the enclosing (block) scope releases its reference when the block ends; ours is released on close
             if (PointerScope.getInnerScope() != null) {
                 hook.retainReference();
+                hook.capture.retainReference();
                 hook.wT.retainReference();
             }
             hook.owner = this;
@@ -196,39 +198,66 @@ public final class Linear {
         public void close() {
             if (lastReturned != null) lastReturned.releaseReference();
             lastReturned = null;
-            for (InputGradHook h : hooks) {
-                h.wT.releaseReference();
-                h.releaseReference();
-            }
+            for (InputGradHook h : hooks) h.release();
             hooks.clear();
             if (outer == null) HOOKS.remove(); else HOOKS.set(outer);
         }
     }
 
-    /** Replaces the gradient reaching the zero term with the linear's input gradient g·W. */
+    /**
+     * The input gradient of one hooked linear: {@link #capture} keeps the output's gradient g as it
+     * arrives; the hook itself, on x's alias, returns g·W in place of the (expanded scalar) gradient
+     * that reaches it through the zero-valued tie.
+     */
     private static final class InputGradHook extends TensorTensorHook {
+        private static final Tensor UNCHANGED = undefined();   // "keep the gradient as it is"
         private final Tensor wT;   // [K, N]
-        private final long k, n;
+        private final long[] xSizes;
         private GradHooks owner;
+        private Tensor g;          // the output's gradient, between the two hooks
+        final TensorTensorHook capture = new TensorTensorHook() {
+            @Override
+            public TensorBase call(TensorBase incoming) {
+                if (g != null) g.releaseReference();
+                try (PointerScope scope = new PointerScope()) {
+                    g = new Tensor(incoming);
+                    g.retainReference();   // until the hook below has used it
+                }
+                return UNCHANGED;
+            }
+        };
 
-        InputGradHook(Tensor wT, long k, long n) {
+        private static Tensor undefined() {
+            Tensor t = new Tensor();
+            t.retainReference();   // never freed, whatever scope is open when the class loads
+            return t;
+        }
+
+        InputGradHook(Tensor wT, long[] xSizes) {
             this.wT = new Tensor(wT);   // its own handle: the caller's may belong to a block's scope
-            this.k = k;
-            this.n = n;
+            this.xSizes = xSizes;
         }
 
         @Override
         public TensorBase call(TensorBase incoming) {
+            if (g == null) throw new IllegalStateException("linear input gradient: the output's gradient was not seen");
             Tensor out;
             try (PointerScope scope = new PointerScope()) {
-                Tensor g = new Tensor(incoming);
-                if (k > n) g = g.narrow(-1, 0, n);
-                out = oneDnnInputGrad(g, wT);
-                if (k < n) out = constant_pad_nd(out, 0, n - k);
+                out = oneDnnInputGrad(g, wT).view(xSizes);   // g is [rows, N]
                 out.retainReference();   // survives this scope
             }
+            g.releaseReference();
+            g = null;
             owner.returned(out);   // freed at the next hook call or at close, once libtorch has copied it
             return out;
+        }
+
+        void release() {
+            if (g != null) g.releaseReference();
+            g = null;
+            wT.releaseReference();
+            capture.releaseReference();
+            releaseReference();
         }
     }
 
