@@ -55,6 +55,8 @@ public final class PruneCommand implements java.util.concurrent.Callable<Integer
     @Override
     public Integer call() throws IOException {
         Native.configureThreads();
+        // the rewinds and the final run train in the precision of the pruned run (run.json)
+        dev.cvpt.engine.Precision.use(TrainCommand.runPrecision(TrainCommand.runJson(run), run));
         Trainer.Options o = TrainCommand.fromRun(run, threads, skipBad, null, !noProgress && System.console() != null);
         MethodSpec spec = o.spec();
         if (!spec.method().equals("e2vpt") || !spec.stringOption("mask", "none").equals("trainable"))

@@ -104,11 +104,20 @@ public final class TrainCommand implements Callable<Integer> {
     /** A resumed run keeps the precision it was trained with (run.json; absent: fp32); a different --precision is an error. */
     private void keepPrecision(JsonNode run, Path runDir) {
         String was = run.path("precision").asText("fp32");
-        dev.cvpt.engine.Precision trained = dev.cvpt.engine.Precision.parse(was, runDir.resolve("run.json") + ": precision");
+        dev.cvpt.engine.Precision trained = runPrecision(run, runDir);
         if (precisionOption.given() && precisionOption.apply() != trained)
             throw new UserException("--precision " + precisionOption.precision + ": the run in " + runDir + " was trained with " + was
                     + " (a resumed run keeps its precision)");
         dev.cvpt.engine.Precision.use(trained);
+    }
+
+    /** The precision a run was trained with (run.json's "precision"; absent: fp32); a bad value is a one-line user error. */
+    static dev.cvpt.engine.Precision runPrecision(JsonNode run, Path runDir) {
+        try {
+            return dev.cvpt.engine.Precision.parse(run.path("precision").asText("fp32"), runDir.resolve("run.json") + ": precision");
+        } catch (IllegalArgumentException e) {
+            throw new UserException(e.getMessage());
+        }
     }
 
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }

@@ -157,11 +157,33 @@ class PrecisionTest {
         assertEquals(Main.BAD_INPUT, Main.execute("eval", "--data", data.toString(), "--task", run.resolve("disk.safetensors").toString(),
                 "--precision", "half"));
 
+        // a corrupt precision field in run.json is a user error (exit 2) naming the file, not a failure
+        Path runJson = run.resolve("run.json");
+        String good = java.nio.file.Files.readString(runJson);
+        java.nio.file.Files.writeString(runJson, good.replace("\"precision\" : \"bf16\"", "\"precision\" : \"fp8\"").replace("\"precision\":\"bf16\"", "\"precision\":\"fp8\""));
+        assertEquals("fp8", json(runJson).path("precision").asText(), "the test corrupted the field");
+        assertEquals(Main.BAD_INPUT, Main.execute("train", "--resume", run.toString(), "--no-progress"));
+        java.nio.file.Files.writeString(runJson, good);
+
         // the task evaluates in both precisions (a bf16-trained task may be served in fp32 and back)
         for (String p : new String[]{"fp32", "bf16"}) {
             JsonNode e = evalJson(data, run.resolve("disk.safetensors"), p);
             assertTrue(e.path("test_top1").asDouble() >= 0, p + ": " + e);
         }
+    }
+
+    @Test
+    void pruningABf16RunRetrainsInBf16() throws Exception {
+        Path data = SyntheticTasks.write(tmp.resolve("with-val"), "disk", 32, 3, 48, 24, 24, 2);   // prune selects on val200
+        Path run = tmp.resolve("e2vpt"), out = tmp.resolve("pruned");
+        assertEquals(Main.OK, Main.execute("train", "--data", data.toString(), "--checkpoint", TestData.golden("micro.npz").toString(),
+                "--out", run.toString(), "--method", "e2vpt", "--mask", "trainable", "--select-on-val", "--prompts", "4", "--epochs", "1",
+                "--warmup", "0", "--threads", "1", "--no-progress", "--precision", "bf16"));
+        assertEquals(Main.OK, Main.execute("prune", "--run", run.toString(), "--out", out.toString(), "--token-counts", "1",
+                "--piece-counts", "1", "--rewind-epochs", "1", "--threads", "1", "--no-progress"));
+        assertEquals("bf16", json(out.resolve("rewind/t1_p1/run.json")).path("precision").asText());
+        assertEquals("bf16", json(out.resolve("final/run.json")).path("precision").asText());
+        assertEquals(Precision.FP32, Precision.current());
     }
 
     private static JsonNode evalJson(Path data, Path task, String precision) throws Exception {
