@@ -116,6 +116,20 @@ public final class Linear {
         return (b == null ? mkldnn_linear(x2, w) : mkldnn_linear(x2, w, new TensorOptional(b))).to_dense();
     }
 
+    /**
+     * {@code fc2(gelu(fc1 x))} with both products on oneDNN and the hidden [rows, N₁] activation kept
+     * in oneDNN's layout between them (GELU on it too: {@code mkldnn_gelu}, the exact erf form, the same
+     * values), which saves the {@code to_dense} and {@code to_mkldnn} copies of the largest tensor of a
+     * block: for inference only (no gradient wanted for x). Null where this route does not apply (oneDNN
+     * off or too small, a trainable weight, x needing its gradient): the caller runs the layers one by one.
+     */
+    public static Tensor mlpNoGrad(Tensor x, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {
+        if (GradMode.is_enabled() && x.requires_grad()) return null;
+        if (Precision.isBf16(w1) || Precision.isBf16(w2) || !oneDnnFits(x, w1, b1) || !oneDnnFits(x, w2, b2)) return null;
+        Tensor h = org.bytedeco.pytorch.global.torch.gelu(mkldnn_linear(rows2d(x).to_mkldnn(), w1, new TensorOptional(b1)));
+        return mkldnn_linear(h, w2, new TensorOptional(b2)).to_dense().view(withLast(x, w2.size(0)));
+    }
+
     /** g [.., N] · W [N, K] = g · (Wᵀ [K, N])ᵀ on oneDNN: the input gradient of a linear. */
     private static Tensor oneDnnInputGrad(Tensor g, Tensor wT) {
         Tensor g2 = rows2d(g);

@@ -302,7 +302,7 @@ public final class TaskGroups {
         }
     };
 
-    private static boolean anyOverrides(List<?> objects, String method) {
+    static boolean anyOverrides(List<?> objects, String method) {
         for (Object o : objects) if (OVERRIDDEN.get(o.getClass()).contains(method)) return true;
         return false;
     }

@@ -252,6 +252,11 @@ public final class VisionTransformer {
 
     /** fc2(gelu(fc1 x)), with the hooks' deltas on fc1 and fc2. */
     public Tensor mlp(int i, Tensor x, BlockHooks hooks) {
+        if (lowWeights.isEmpty() && !TaskGroups.anyOverrides(List.of(hooks), "linearDelta")) {   // inference: fc1 → GELU → fc2 in oneDNN's layout
+            String n = "blocks." + i + ".mlp.";
+            Tensor y = Linear.mlpNoGrad(x, param(n + "fc1.weight"), param(n + "fc1.bias"), param(n + "fc2.weight"), param(n + "fc2.bias"));
+            if (y != null) return y;
+        }
         // in bf16, fc1's output stays bf16 through the GELU (computed in fp32 inside, rounded once) into
         // fc2, which rounds its input to bf16 anyway: the same values without two conversion passes
         Tensor h = gelu(frozenLinear(i, x, "mlp.fc1", 0, -1, hooks, true));
