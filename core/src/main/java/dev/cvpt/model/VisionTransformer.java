@@ -339,9 +339,21 @@ public final class VisionTransformer {
         } else {
             scores = product(x, f.a()).add(f.c());
         }
-        Tensor attn = softmax(scores.view(b, n, h, np), -1).view(b, n, (long) h * np);
+        Tensor attn = promptSoftmax(scores.view(b, n, h, np)).view(b, n, (long) h * np);
         out = pb == 1 && b > 1 ? product(attn, f.vo().select(0, 0)) : product(attn, f.vo());
         return out.add(param("blocks." + i + ".attn.proj.bias"));
+    }
+
+    /**
+     * Softmax over the prompts (the last dimension). libtorch's kernel vectorizes along that dimension,
+     * which is P = 10 wide here: written as {@code exp(s − max) / Σ} (four whole-tensor passes) it runs
+     * 6× faster (3.0 vs 0.5 ms on [8, 197, 12, 10], one core), equal up to rounding (3.6e-7). Only
+     * where no gradient is wanted and P &lt; 16; under autograd the fused op (its backward is one node).
+     */
+    private static Tensor promptSoftmax(Tensor s) {
+        if (s.size(-1) >= 16 || (org.bytedeco.pytorch.GradMode.is_enabled() && s.requires_grad())) return softmax(s, -1);
+        Tensor e = s.sub(s.amax(new long[]{-1}, true)).exp_();
+        return e.div_(e.sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()));
     }
 
     /**
