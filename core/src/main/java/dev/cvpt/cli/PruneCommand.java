@@ -1,5 +1,6 @@
 package dev.cvpt.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.cvpt.UserException;
 import dev.cvpt.data.Loader;
 import dev.cvpt.engine.Native;
@@ -55,9 +56,10 @@ public final class PruneCommand implements java.util.concurrent.Callable<Integer
     @Override
     public Integer call() throws IOException {
         Native.configureThreads();
-        // the rewinds and the final run train in the precision of the pruned run (run.json)
-        dev.cvpt.engine.Precision.use(TrainCommand.runPrecision(TrainCommand.runJson(run), run));
-        Trainer.Options o = TrainCommand.fromRun(run, threads, skipBad, null, !noProgress && System.console() != null);
+        JsonNode runJson = TrainCommand.runJson(run);
+        // the rewinds and the final run train in the precision of the pruned run
+        dev.cvpt.engine.Precision.use(TrainCommand.runPrecision(runJson, run));
+        Trainer.Options o = TrainCommand.fromRun(run, runJson, threads, skipBad, null, !noProgress && System.console() != null);
         MethodSpec spec = o.spec();
         if (!spec.method().equals("e2vpt") || !spec.stringOption("mask", "none").equals("trainable"))
             throw new UserException(run + ": prune needs an e2vpt run trained with --mask trainable (this one is "

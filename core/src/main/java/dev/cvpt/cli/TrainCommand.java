@@ -122,11 +122,6 @@ public final class TrainCommand implements Callable<Integer> {
 
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }
 
-    /** The options of an earlier run, from its run.json. */
-    static Trainer.Options fromRun(Path runDir, int threads, boolean skipBad, Integer heads, boolean progress) throws IOException {
-        return fromRun(runDir, runJson(runDir), threads, skipBad, heads, progress);
-    }
-
     /** A run folder's run.json, parsed. */
     static JsonNode runJson(Path runDir) throws IOException {
         Path f = runDir.resolve("run.json");
@@ -134,7 +129,8 @@ public final class TrainCommand implements Callable<Integer> {
         return new ObjectMapper().readTree(Files.readString(f));
     }
 
-    private static Trainer.Options fromRun(Path runDir, JsonNode c, int threads, boolean skipBad, Integer heads, boolean progress)
+    /** The options of an earlier run, from its run.json ({@link #runJson}). */
+    static Trainer.Options fromRun(Path runDir, JsonNode c, int threads, boolean skipBad, Integer heads, boolean progress)
             throws IOException {
         Recipe recipe = new ObjectMapper().treeToValue(c.path("recipe"), Recipe.class);
         MethodSpec spec = new MethodSpec(c.path("method").asText(), c.path("insert").asInt(), c.path("prompts").asInt(),

@@ -112,8 +112,12 @@ public final class Linear {
 
     /** The product as [rows, N], a tensor of its own (not a view). */
     private static Tensor oneDnnRows(Tensor x, Tensor w, Tensor b) {
-        Tensor x2 = rows2d(x).to_mkldnn();
-        return (b == null ? mkldnn_linear(x2, w) : mkldnn_linear(x2, w, new TensorOptional(b))).to_dense();
+        return mkldnnLinear(rows2d(x).to_mkldnn(), w, b).to_dense();
+    }
+
+    /** {@code mkldnn_linear} of an oneDNN-layout x [rows, K]; the result stays in oneDNN's layout. b may be null. */
+    private static Tensor mkldnnLinear(Tensor x, Tensor w, Tensor b) {
+        return b == null ? mkldnn_linear(x, w) : mkldnn_linear(x, w, new TensorOptional(b));
     }
 
     /**
@@ -126,8 +130,8 @@ public final class Linear {
     public static Tensor mlpNoGrad(Tensor x, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {
         if (GradMode.is_enabled() && x.requires_grad()) return null;
         if (Precision.isBf16(w1) || Precision.isBf16(w2) || !oneDnnFits(x, w1, b1) || !oneDnnFits(x, w2, b2)) return null;
-        Tensor h = org.bytedeco.pytorch.global.torch.gelu(mkldnn_linear(rows2d(x).to_mkldnn(), w1, new TensorOptional(b1)));
-        return mkldnn_linear(h, w2, new TensorOptional(b2)).to_dense().view(withLast(x, w2.size(0)));
+        Tensor h = org.bytedeco.pytorch.global.torch.gelu(mkldnnLinear(rows2d(x).to_mkldnn(), w1, b1));
+        return mkldnnLinear(h, w2, b2).to_dense().view(withLast(x, w2.size(0)));
     }
 
     /** g [.., N] · W [N, K] = g · (Wᵀ [K, N])ᵀ on oneDNN: the input gradient of a linear. */
