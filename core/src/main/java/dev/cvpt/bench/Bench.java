@@ -1,5 +1,6 @@
 package dev.cvpt.bench;
 
+import dev.cvpt.engine.Attention;
 import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Precision;
@@ -202,6 +203,7 @@ public final class Bench {
         m.put("openblas_threads", Native.blasThreads());
         m.put("openblas_coretype", Native.blasCoreType());
         m.put("gemm_backend", Linear.backendName());
+        m.put("attention", Attention.backendName());
         m.put("precision", Precision.current().flag());
         m.put("cpu_capability", Native.cpuCapability());
         m.put("thp_alloc", Native.hugePages());

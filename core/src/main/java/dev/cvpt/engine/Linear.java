@@ -1,11 +1,18 @@
 package dev.cvpt.engine;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Dispatcher;
+import org.bytedeco.pytorch.GenericList;
 import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.NoneType;
+import org.bytedeco.pytorch.OperatorHandle;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorBase;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorTensorHook;
+import org.bytedeco.pytorch.Type;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,8 +34,8 @@ import static org.bytedeco.pytorch.global.torch.mkldnn_linear;
  * give 105–120 (docs/PERFORMANCE.md). So a linear with a frozen weight (the backbone's qkv, proj,
  * fc1, fc2) goes to oneDNN, by one of three routes:
  * <ul>
- *   <li>no gradient wanted for x (eval, or x does not depend on a trainable): {@code mkldnn_linear}
- *       directly, the dense weight read in place;</li>
+ *   <li>no gradient wanted for x (eval, or x does not depend on a trainable): oneDNN's inner product
+ *       directly, dense x, W and y read and written in place ({@link #dense}: {@code mkldnn::_linear_pointwise});</li>
  *   <li>x needs its gradient, inside {@link #gradHooks()} (a training step): the forward runs on
  *       oneDNN outside autograd, and the output is tied to x by a zero-valued scalar
  *       {@code s − s.detach()}, {@code s = sum(x)}: a hook on the output keeps its gradient g, and a
@@ -112,7 +119,61 @@ public final class Linear {
 
     /** The product as [rows, N], a tensor of its own (not a view). */
     private static Tensor oneDnnRows(Tensor x, Tensor w, Tensor b) {
-        return mkldnnLinear(rows2d(x).to_mkldnn(), w, b).to_dense();
+        return dense(rows2d(x), w, b, false);
+    }
+
+    /**
+     * {@code x2 [rows, K] · wᵀ + b} on oneDNN, dense in and dense out ([rows, N], a tensor of its own;
+     * b may be null; {@code gelu}: GELU (erf form) fused as the product's post-op). Through
+     * {@code mkldnn::_linear_pointwise} (the op PyTorch's inductor calls; registered in libtorch,
+     * reached through the dispatcher, which the presets expose as a boxed call): oneDNN reads x and
+     * writes y in place, where {@code mkldnn_linear} wants its input converted {@code to_mkldnn} and
+     * its output copied back {@code to_dense} (fc1 shape, one core: 178–189 GFLOP/s against 130–170).
+     * Where the op is missing, the converting route.
+     */
+    static Tensor dense(Tensor x2, Tensor w, Tensor b, boolean gelu) {
+        OperatorHandle op = Pointwise.OP;
+        if (op == null) {
+            Tensor y = mkldnnLinear(x2.to_mkldnn(), w, b);
+            return (gelu ? org.bytedeco.pytorch.global.torch.gelu(y) : y).to_dense();
+        }
+        IValueVector stack = new IValueVector();
+        stack.push_back(new IValue(x2));
+        stack.push_back(new IValue(w));
+        stack.push_back(b == null ? new IValue() : new IValue(b));
+        stack.push_back(new IValue(gelu ? "gelu" : "none"));
+        // Scalar?[] scalars, empty: a list typed None, owned by the stack alone (the op's unboxing accepts
+        // a subtype element type only for a list nobody else holds)
+        GenericList empty = new GenericList(Pointwise.NONE);
+        IValue list = new IValue(empty);
+        empty.deallocate();
+        stack.push_back(list);
+        list.deallocate();
+        stack.push_back(gelu ? new IValue("none") : new IValue());   // GELU's algorithm: "none" is the erf form
+        op.callBoxed(stack);
+        return stack.get(0).toTensor();
+    }
+
+    /** {@code mkldnn::_linear_pointwise}, looked up once (null: this libtorch lacks it). */
+    private static final class Pointwise {
+        static final Type.TypePtr NONE;
+        static final OperatorHandle OP;
+
+        static {
+            Native.load();
+            Type.TypePtr none = null;
+            OperatorHandle op = null;
+            try (PointerScope scope = new PointerScope()) {
+                op = Dispatcher.singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+                none = new Type.TypePtr(NoneType.get().get());
+                op.retainReference();     // outlive this scope: process-wide
+                none.retainReference();
+            } catch (RuntimeException e) {
+                op = null;
+            }
+            OP = op;
+            NONE = none;
+        }
     }
 
     /** {@code mkldnn_linear} of an oneDNN-layout x [rows, K]; the result stays in oneDNN's layout. b may be null. */
@@ -121,23 +182,20 @@ public final class Linear {
     }
 
     /**
-     * {@code fc2(gelu(fc1 x))} with both products on oneDNN and the hidden [rows, N₁] activation kept
-     * in oneDNN's layout between them (GELU on it too: {@code mkldnn_gelu}, the exact erf form, the same
-     * values), which saves the {@code to_dense} and {@code to_mkldnn} copies of the largest tensor of a
-     * block: for inference only (no gradient wanted for x). Null where this route does not apply (oneDNN
-     * off or too small, a trainable weight, x needing its gradient): the caller runs the layers one by one.
+     * {@code fc2(gelu(fc1 x))} with both products on oneDNN, dense in and out, GELU fused into fc1
+     * (oneDNN's erf form: the same values up to rounding): for inference only (no gradient wanted for
+     * x). Null where this route does not apply (oneDNN off or too small, a trainable weight, x needing
+     * its gradient): the caller runs the layers one by one.
      */
     public static Tensor mlpNoGrad(Tensor x, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {
         if (GradMode.is_enabled() && x.requires_grad()) return null;
         if (Precision.isBf16(w1) || Precision.isBf16(w2) || !oneDnnFits(x, w1, b1) || !oneDnnFits(x, w2, b2)) return null;
-        Tensor h = org.bytedeco.pytorch.global.torch.gelu(mkldnnLinear(rows2d(x).to_mkldnn(), w1, b1));
-        return mkldnnLinear(h, w2, b2).to_dense().view(withLast(x, w2.size(0)));
+        return dense(dense(rows2d(x), w1, b1, true), w2, b2, false).view(withLast(x, w2.size(0)));
     }
 
     /** g [.., N] · W [N, K] = g · (Wᵀ [K, N])ᵀ on oneDNN: the input gradient of a linear. */
     private static Tensor oneDnnInputGrad(Tensor g, Tensor wT) {
-        Tensor g2 = rows2d(g);
-        return mkldnn_linear(g2.to_mkldnn(), wT).to_dense().view(withLast(g, wT.size(0)));
+        return dense(rows2d(g), wT, null, false).view(withLast(g, wT.size(0)));
     }
 
     /**
@@ -152,13 +210,28 @@ public final class Linear {
     private static Tensor hooked(GradHooks hooks, Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
         // no input needs a gradient: no graph; y is no view (add_ on a view would make autograd copy g whole)
         Tensor y = oneDnnRows(x.detach(), w, b);
-        Tensor alias = x.view_as(x);   // a hook on x itself would see the gradient of all of x's uses
+        tie(hooks, y, x, new InputGradHook(transposed != null ? transposed.get() : w.t().contiguous(), x.sizes().vec().get()));
+        return y.view(withLast(x, w.size(0)));
+    }
+
+    /**
+     * Ties y, computed outside autograd from x, to x: {@code y += s − s.detach()}, {@code s = sum(x')}
+     * with x' an alias of x (a hook on x itself would see the gradient of all of x's uses); the hook's
+     * capture half keeps y's gradient, its other half, on x', returns x's. y must be a tensor of its own,
+     * not a view (add_ on a view would make autograd copy y's gradient whole).
+     */
+    static void tie(GradHooks hooks, Tensor y, Tensor x, TiedHook hook) {
+        Tensor alias = x.view_as(x);
         Tensor s = alias.sum();
         y.add_(s.sub(s.detach()));
-        InputGradHook hook = hooks.add(new InputGradHook(transposed != null ? transposed.get() : w.t().contiguous(), x.sizes().vec().get()));
+        hooks.add(hook);
         y.register_hook(hook.capture);
         alias.register_hook(hook);
-        return y.view(withLast(x, w.size(0)));
+    }
+
+    /** The hook scope open on this thread ({@link #gradHooks()}), or null. */
+    static GradHooks currentHooks() {
+        return HOOKS.get();
     }
 
     private static Tensor rows2d(Tensor x) {
@@ -188,19 +261,19 @@ public final class Linear {
     /** The hooks of one forward/backward on one thread. */
     public static final class GradHooks implements AutoCloseable {
         private final GradHooks outer;
-        private final List<InputGradHook> hooks = new ArrayList<>();
+        private final List<TiedHook> hooks = new ArrayList<>();
         private Tensor lastReturned;   // the previous hook's result: libtorch holds its own reference by now
 
         private GradHooks(GradHooks outer) {
             this.outer = outer;
         }
 
-        private InputGradHook add(InputGradHook hook) {
+        private TiedHook add(TiedHook hook) {
             // the enclosing (block) scope releases its reference when the block ends; ours is released on close
             if (PointerScope.getInnerScope() != null) {
                 hook.retainReference();
                 hook.capture.retainReference();
-                hook.wT.retainReference();
+                hook.retainResources();
             }
             hook.owner = this;
             hooks.add(hook);
@@ -216,21 +289,19 @@ public final class Linear {
         public void close() {
             if (lastReturned != null) lastReturned.releaseReference();
             lastReturned = null;
-            for (InputGradHook h : hooks) h.release();
+            for (TiedHook h : hooks) h.release();
             hooks.clear();
             if (outer == null) HOOKS.remove(); else HOOKS.set(outer);
         }
     }
 
     /**
-     * The input gradient of one hooked linear: {@link #capture} keeps the output's gradient g as it
-     * arrives; the hook itself, on x's alias, returns g·W in place of the (expanded scalar) gradient
-     * that reaches it through the zero-valued tie.
+     * The two hooks of a {@link #tie}: {@link #capture} keeps the output's gradient g as it arrives;
+     * the hook itself, on the input's alias, returns {@link #inputGrad}(g) in place of the (expanded
+     * scalar) gradient that reaches it through the zero-valued tie.
      */
-    private static final class InputGradHook extends TensorTensorHook {
+    abstract static class TiedHook extends TensorTensorHook {
         private static final Tensor UNCHANGED = undefined();   // "keep the gradient as it is"
-        private final Tensor wT;   // [K, N]
-        private final long[] xSizes;
         private GradHooks owner;
         private Tensor g;          // the output's gradient, between the two hooks
         final TensorTensorHook capture = new TensorTensorHook() {
@@ -251,17 +322,20 @@ public final class Linear {
             return t;
         }
 
-        InputGradHook(Tensor wT, long[] xSizes) {
-            this.wT = new Tensor(wT);   // its own handle: the caller's may belong to a block's scope
-            this.xSizes = xSizes;
-        }
+        /** The input's gradient from the output's (called inside a pointer scope). */
+        abstract Tensor inputGrad(Tensor g);
+
+        /** Keeps the subclass's own tensors past the scope the hook was made in (paired with {@link #releaseResources}). */
+        abstract void retainResources();
+
+        abstract void releaseResources();
 
         @Override
         public TensorBase call(TensorBase incoming) {
-            if (g == null) throw new IllegalStateException("linear input gradient: the output's gradient was not seen");
+            if (g == null) throw new IllegalStateException(getClass().getSimpleName() + ": the output's gradient was not seen");
             Tensor out;
             try (PointerScope scope = new PointerScope()) {
-                out = oneDnnInputGrad(g, wT).view(xSizes);   // g is [rows, N]
+                out = inputGrad(g);
                 out.retainReference();   // survives this scope
             }
             g.releaseReference();
@@ -270,13 +344,35 @@ public final class Linear {
             return out;
         }
 
-        void release() {
+        final void release() {
             if (g != null) g.releaseReference();
             g = null;
-            wT.releaseReference();
+            releaseResources();
             capture.releaseReference();
             releaseReference();
         }
+    }
+
+    /** The input gradient of one hooked linear: g·W on oneDNN. */
+    private static final class InputGradHook extends TiedHook {
+        private final Tensor wT;   // [K, N]
+        private final long[] xSizes;
+
+        InputGradHook(Tensor wT, long[] xSizes) {
+            this.wT = new Tensor(wT);   // its own handle: the caller's may belong to a block's scope
+            this.xSizes = xSizes;
+        }
+
+        @Override
+        Tensor inputGrad(Tensor g) {
+            return oneDnnInputGrad(g, wT).view(xSizes);   // g is [rows, N]
+        }
+
+        @Override
+        void retainResources() { wT.retainReference(); }
+
+        @Override
+        void releaseResources() { wT.releaseReference(); }
     }
 
     /** Whether frozen-weight linears run on oneDNN in this process. */

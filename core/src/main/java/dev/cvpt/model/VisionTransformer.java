@@ -1,5 +1,6 @@
 package dev.cvpt.model;
 
+import dev.cvpt.engine.Attention;
 import dev.cvpt.engine.Linear;
 import dev.cvpt.engine.Native;
 import dev.cvpt.engine.Precision;
@@ -275,6 +276,7 @@ public final class VisionTransformer {
         long b = x.size(0), n = x.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         long rowsOut = queryRows > 0 ? queryRows : n;
+        BlockHooks.KeyValues prefix = hooks.attentionPrefix(b);
         Tensor q, k, v;
         if (queryRows > 0) {
             q = frozenLinear(i, x.narrow(1, 0, queryRows), "attn.qkv", 0, c, hooks)
@@ -284,13 +286,16 @@ public final class VisionTransformer {
             k = kv.select(0, 0);
             v = kv.select(0, 1);
         } else {
-            Tensor qkv = frozenLinear(i, x, "attn.qkv", 0, -1, hooks)
-                    .view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
+            Tensor packed = frozenLinear(i, x, "attn.qkv", 0, -1, hooks);
+            if (!method.unfusedAttention() && prefix == null) {
+                Tensor o = Attention.selfAttention(packed, h);   // our kernel, where it applies
+                if (o != null) return frozenLinear(i, o, "attn.proj", 0, -1, hooks);
+            }
+            Tensor qkv = packed.view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
             q = qkv.select(0, 0);
             k = qkv.select(0, 1);
             v = qkv.select(0, 2);
         }
-        BlockHooks.KeyValues prefix = hooks.attentionPrefix(b);
         if (prefix != null) {
             k = cat(new TensorVector(prefix.keys().expand(b, -1, -1, -1), k), 2);
             v = cat(new TensorVector(prefix.values().expand(b, -1, -1, -1), v), 2);

@@ -444,19 +444,39 @@ public final class Server implements AutoCloseable {
     private byte[] body(HttpExchange ex) throws IOException {
         String len = ex.getRequestHeaders().getFirst("Content-Length");
         if (len != null) {
+            long declared;
             try {
-                if (Long.parseLong(len.trim()) > o.maxBodyBytes())
-                    throw new HttpError(413, "body of " + len.trim() + " bytes is over the limit of " + o.maxBodyBytes() + " bytes");
+                declared = Long.parseLong(len.trim());
             } catch (NumberFormatException e) {
                 throw new HttpError(400, "bad Content-Length '" + len + "'");
+            }
+            if (declared > o.maxBodyBytes()) {
+                discard(ex.getRequestBody());
+                throw new HttpError(413, "body of " + len.trim() + " bytes is over the limit of " + o.maxBodyBytes() + " bytes");
             }
         }
         try (InputStream in = ex.getRequestBody()) {
             byte[] b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, o.maxBodyBytes() + 1));
-            if (b.length > o.maxBodyBytes())
+            if (b.length > o.maxBodyBytes()) {
+                discard(in);
                 throw new HttpError(413, "body is over the limit of " + o.maxBodyBytes() + " bytes");
+            }
             return b;
         }
+    }
+
+    /** Past this, a rejected body is not read on: the connection is closed under the client's upload. */
+    private static final long DISCARD_LIMIT = 8L << 20;
+
+    /**
+     * Reads and drops what is left of a rejected body, up to {@link #DISCARD_LIMIT}: a client still
+     * uploading when the server answers and closes gets its connection reset and may never see the
+     * 413 (the JDK's client then reports "bytes received: 0").
+     */
+    private static void discard(InputStream in) throws IOException {
+        byte[] buf = new byte[64 << 10];
+        long left = DISCARD_LIMIT;
+        for (int r; left > 0 && (r = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) left -= r;
     }
 
     private Map<String, Object> modelMetadata(Predictor.Task t) {

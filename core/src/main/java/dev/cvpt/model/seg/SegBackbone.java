@@ -1,5 +1,6 @@
 package dev.cvpt.model.seg;
 
+import dev.cvpt.engine.Attention;
 import dev.cvpt.engine.Scopes;
 import dev.cvpt.model.VitConfig;
 import org.bytedeco.pytorch.Tensor;
@@ -128,9 +129,13 @@ public final class SegBackbone {
         long b = x.size(0), n = x.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
-        Tensor qkv = linear(x, param(a + "qkv.weight"), param(a + "qkv.bias")).view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
-        Tensor o = scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
-        return linear(o.transpose(1, 2).reshape(b, n, c), param(a + "proj.weight"), param(a + "proj.bias"));
+        Tensor packed = linear(x, param(a + "qkv.weight"), param(a + "qkv.bias"));
+        Tensor o = Attention.selfAttention(packed, h);   // our kernel where it applies ([B, N, C]), else libtorch's
+        if (o == null) {
+            Tensor qkv = packed.view(b, n, 3, h, d).permute(2, 0, 3, 1, 4);
+            o = scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)).transpose(1, 2).reshape(b, n, c);
+        }
+        return linear(o, param(a + "proj.weight"), param(a + "proj.bias"));
     }
 
     /** The shared cross-attention weights of block i: views into its qkv and proj. */
