@@ -16,10 +16,12 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import static org.bytedeco.pytorch.global.torch.get_num_threads;
 import static org.bytedeco.pytorch.global.torch.manual_seed;
 import static org.bytedeco.pytorch.global.torch.randint;
 import static org.bytedeco.pytorch.global.torch.randn;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
+import static org.bytedeco.pytorch.global.torch.set_num_threads;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -52,27 +54,37 @@ class AttentionTest {
         Native.load();
         assumeTrue(Attention.enabled(), "the Vector API kernel does not run on this JVM/CPU");
         int[][] shapes = {{2, 197, 2}, {3, 17, 1}, {1, 50, 3}, {2, 16, 2}, {1, 4, 1}, {2, 33, 1}};
-        for (int[] sh : shapes) {
-            try (PointerScope s = new PointerScope()) {
-                manual_seed(sh[1]);
-                Tensor x = randn(sh[0], sh[1], 3L * 64 * sh[2]).mul(new org.bytedeco.pytorch.Scalar(2.0));
-                Tensor r = randn(sh[0], sh[1], 64L * sh[2]);
-                Tensor q1 = x.clone().set_requires_grad(true), q2 = x.clone().set_requires_grad(true);
-                Tensor o1;
-                long before = Attention.CALLS.sum();
-                try (Linear.GradHooks h = Linear.gradHooks()) {
-                    o1 = Attention.selfAttention(q1, sh[2]);
-                    o1.mul(r).sum().backward();
-                }
-                assertEquals(before + 1, Attention.CALLS.sum(), "the kernel ran");
-                Tensor o2 = reference(q2, sh[2]);
-                o2.mul(r).sum().backward();
-                String what = java.util.Arrays.toString(sh);
-                assertTrue(LinearTest.rel(Tensors.toFloats(o1.detach()), Tensors.toFloats(o2.detach())) < 1e-5, what + " values");
-                assertTrue(LinearTest.rel(Tensors.toFloats(q1.grad()), Tensors.toFloats(q2.grad())) < 1e-5, what + " gradients");
-                try (NoGradGuard g = new NoGradGuard()) {
-                    assertTrue(LinearTest.rel(Tensors.toFloats(Attention.selfAttention(x, sh[2])), Tensors.toFloats(o2.detach())) < 1e-5, what + " no grad");
-                }
+        int threads = get_num_threads();
+        try {
+            for (int t : new int[]{1, 2}) {
+                set_num_threads(t);   // one thread: sample by sample on this one; two: samples in parallel
+                for (int[] sh : shapes) check(sh, t);
+            }
+        } finally {
+            set_num_threads(threads);
+        }
+    }
+
+    private static void check(int[] sh, int threads) {
+        try (PointerScope s = new PointerScope()) {
+            manual_seed(sh[1]);
+            Tensor x = randn(sh[0], sh[1], 3L * 64 * sh[2]).mul(new org.bytedeco.pytorch.Scalar(2.0));
+            Tensor r = randn(sh[0], sh[1], 64L * sh[2]);
+            Tensor q1 = x.clone().set_requires_grad(true), q2 = x.clone().set_requires_grad(true);
+            Tensor o1;
+            long before = Attention.CALLS.sum();
+            try (Linear.GradHooks h = Linear.gradHooks()) {
+                o1 = Attention.selfAttention(q1, sh[2]);
+                o1.mul(r).sum().backward();
+            }
+            assertEquals(before + 1, Attention.CALLS.sum(), "the kernel ran");
+            Tensor o2 = reference(q2, sh[2]);
+            o2.mul(r).sum().backward();
+            String what = java.util.Arrays.toString(sh) + " threads " + threads;
+            assertTrue(LinearTest.rel(Tensors.toFloats(o1.detach()), Tensors.toFloats(o2.detach())) < 1e-5, what + " values");
+            assertTrue(LinearTest.rel(Tensors.toFloats(q1.grad()), Tensors.toFloats(q2.grad())) < 1e-5, what + " gradients");
+            try (NoGradGuard g = new NoGradGuard()) {
+                assertTrue(LinearTest.rel(Tensors.toFloats(Attention.selfAttention(x, sh[2])), Tensors.toFloats(o2.detach())) < 1e-5, what + " no grad");
             }
         }
     }
