@@ -100,10 +100,10 @@ final class AttentionKernel {
         nt(w.x, q, c3, w.t, w.s, w.nr, nc);            // P = exp(scale·QKᵀ − L)
         for (int i = 0; i < n; i++) {
             int r = i * nc;
-            FloatVector l = FloatVector.broadcast(F, w.lse[i]);
+            FloatVector nl = FloatVector.broadcast(F, -w.lse[i]);
             for (int j = 0; j < full; j += 16)
-                FloatVector.fromArray(F, w.s, r + j).fma(sc, l.neg()).lanewise(VectorOperators.EXP).intoArray(w.s, r + j);
-            FloatVector.fromArray(F, w.s, r + full).fma(sc, l.neg()).lanewise(VectorOperators.EXP).blend(0f, pad).intoArray(w.s, r + full);
+                FloatVector.fromArray(F, w.s, r + j).fma(sc, nl).lanewise(VectorOperators.EXP).intoArray(w.s, r + j);
+            FloatVector.fromArray(F, w.s, r + full).fma(sc, nl).lanewise(VectorOperators.EXP).blend(0f, pad).intoArray(w.s, r + full);
         }
         transpose(w.x, 2 * c + q, c3, n, nc, w.t);
         nt(w.o, q, c, w.t, w.ds, w.nr, nc);            // dP = dO Vᵀ
@@ -124,10 +124,6 @@ final class AttentionKernel {
         pn(w.ds, nc, 1, n, w.x, c + q, c3, w.dx, q, c3, w.nr);          // dQ = dS K
         pn(w.ds, 1, nc, n, w.x, q, c3, w.dx, c + q, c3, w.nr);          // dK = dSᵀ Q
     }
-
-    static void transposeForTest(Scratch w, int h) { transpose(w.x, w.c + h * D, 3 * w.c, w.n, w.nc, w.t); }
-
-    static void softmaxForTest(Scratch w, float scale) { softmax(w, scale); }
 
     /** Rows 0..n-1 of w.s: softmax(scale·S) over columns 0..n-1; the padded columns become 0. */
     private static void softmax(Scratch w, float scale) {
@@ -184,13 +180,18 @@ final class AttentionKernel {
             c30 = b0.fma(x, c30); c31 = b1.fma(x, c31); c32 = b2.fma(x, c32); c33 = b3.fma(x, c33);
         }
         int o = co + j0;
-        c00.intoArray(c, o); c01.intoArray(c, o + 16); c02.intoArray(c, o + 32); c03.intoArray(c, o + 48);
-        o += nc;
-        c10.intoArray(c, o); c11.intoArray(c, o + 16); c12.intoArray(c, o + 32); c13.intoArray(c, o + 48);
-        o += nc;
-        c20.intoArray(c, o); c21.intoArray(c, o + 16); c22.intoArray(c, o + 32); c23.intoArray(c, o + 48);
-        o += nc;
-        c30.intoArray(c, o); c31.intoArray(c, o + 16); c32.intoArray(c, o + 32); c33.intoArray(c, o + 48);
+        store(c, o, c00, c01, c02, c03);
+        store(c, o + nc, c10, c11, c12, c13);
+        store(c, o + 2 * nc, c20, c21, c22, c23);
+        store(c, o + 3 * nc, c30, c31, c32, c33);
+    }
+
+    /** 64 floats at c[o]; small enough for the JIT to inline (a vector passed to a call it did not inline would be boxed). */
+    private static void store(float[] c, int o, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        v0.intoArray(c, o);
+        v1.intoArray(c, o + 16);
+        v2.intoArray(c, o + 32);
+        v3.intoArray(c, o + 48);
     }
 
     private static void nt4x1(float[] a, int ao, int as, float[] bt, int nc, int j0, float[] c, int co) {
@@ -232,13 +233,10 @@ final class AttentionKernel {
                 c30 = x0.fma(b, c30); c31 = x1.fma(b, c31); c32 = x2.fma(b, c32); c33 = x3.fma(b, c33);
             }
             int o = co + r0 * cs;
-            c00.intoArray(c, o); c01.intoArray(c, o + 16); c02.intoArray(c, o + 32); c03.intoArray(c, o + 48);
-            o += cs;
-            c10.intoArray(c, o); c11.intoArray(c, o + 16); c12.intoArray(c, o + 32); c13.intoArray(c, o + 48);
-            o += cs;
-            c20.intoArray(c, o); c21.intoArray(c, o + 16); c22.intoArray(c, o + 32); c23.intoArray(c, o + 48);
-            o += cs;
-            c30.intoArray(c, o); c31.intoArray(c, o + 16); c32.intoArray(c, o + 32); c33.intoArray(c, o + 48);
+            store(c, o, c00, c01, c02, c03);
+            store(c, o + cs, c10, c11, c12, c13);
+            store(c, o + 2 * cs, c20, c21, c22, c23);
+            store(c, o + 3 * cs, c30, c31, c32, c33);
         }
     }
 }
