@@ -253,15 +253,21 @@ public final class VisionTransformer {
 
     /** fc2(gelu(fc1 x)), with the hooks' deltas on fc1 and fc2. */
     public Tensor mlp(int i, Tensor x, BlockHooks hooks) {
-        if (lowWeights.isEmpty() && !TaskGroups.anyOverrides(List.of(hooks), "linearDelta")) {   // inference: fc1 → GELU → fc2 in oneDNN's layout
+        if (!TaskGroups.anyOverrides(List.of(hooks), "linearDelta")) {   // inference: fc1 → GELU → fc2 fused on oneDNN
             String n = "blocks." + i + ".mlp.";
-            Tensor y = Linear.mlpNoGrad(x, param(n + "fc1.weight"), param(n + "fc1.bias"), param(n + "fc2.weight"), param(n + "fc2.bias"));
+            Tensor y = Linear.mlpNoGrad(x, frozen(n + "fc1.weight"), frozen(n + "fc1.bias"), frozen(n + "fc2.weight"), frozen(n + "fc2.bias"));
             if (y != null) return y;
         }
         // in bf16, fc1's output stays bf16 through the GELU (computed in fp32 inside, rounded once) into
         // fc2, which rounds its input to bf16 anyway: the same values without two conversion passes
         Tensor h = gelu(frozenLinear(i, x, "mlp.fc1", 0, -1, hooks, true));
         return frozenLinear(i, h, "mlp.fc2", 0, -1, hooks);
+    }
+
+    /** A frozen weight as the products use it: its bf16 copy under {@link Precision#BF16}, else itself. */
+    private Tensor frozen(String name) {
+        Tensor low = lowWeights.get(name);
+        return low != null ? low : param(name);
     }
 
     public Tensor selfAttention(int i, Tensor x) {

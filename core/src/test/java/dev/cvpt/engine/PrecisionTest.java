@@ -85,6 +85,32 @@ class PrecisionTest {
         }
     }
 
+    /** bf16 inference on oneDNN's dense inner product (and the fused-GELU MLP) against ATen's bf16 linear. */
+    @Test
+    void bf16InferenceOnOneDnnMatchesTheAtenRoute() {
+        Map<Linear.Backend, float[]> logits = new java.util.EnumMap<>(Linear.Backend.class);
+        try {
+            Linear.minRows = 1;   // the micro ViT's products are below oneDNN's thresholds otherwise
+            Linear.minWidth = 1;
+            for (Linear.Backend backend : new Linear.Backend[]{Linear.Backend.BLAS, Linear.Backend.ONEDNN}) {
+                Linear.use(backend);
+                try (PointerScope s = new PointerScope(); var g = new org.bytedeco.pytorch.NoGradGuard()) {
+                    VisionTransformer vit = model(Precision.BF16, "cvpt");
+                    manual_seed(3);
+                    logits.put(backend, Tensors.toFloats(vit.forward(randn(6, 3, 32, 32), false)));
+                }
+            }
+        } finally {
+            Linear.minRows = Linear.MIN_ROWS;
+            Linear.minWidth = Linear.MIN_WIDTH;
+            Linear.use(Linear.Backend.AUTO);
+        }
+        double r = LinearTest.rel(logits.get(Linear.Backend.ONEDNN), logits.get(Linear.Backend.BLAS));
+        // the same bf16 products; GELU rounds once after the fp32 accumulators instead of after fc1's bf16 output
+        assertTrue(r < 2e-2, "oneDNN vs ATen bf16 route: relative " + r);
+        assertTrue(r > 0, "the oneDNN route was not taken");
+    }
+
     @Test
     void mixedTaskBatchesKeepTheBackbonesPrecision() {
         try (PointerScope s = new PointerScope(); var g = new org.bytedeco.pytorch.NoGradGuard()) {
