@@ -368,9 +368,10 @@ public final class VisionTransformer {
     }
 
     /**
-     * {@code matmul(x, m)} for the cross-attention's two products: under {@link Precision#BF16} both
-     * sides rounded to bf16 and multiplied with fp32 accumulation (oneDNN), the result in fp32, as the
-     * backbone's linears; the softmax between them stays fp32.
+     * {@code matmul(x, m)} for the cross-attention's products (the two on the tokens, and the two that
+     * fold the prompts with W_q and W_o): under {@link Precision#BF16} both sides rounded to bf16 and
+     * multiplied with fp32 accumulation (oneDNN), the result in fp32, as the backbone's linears; the
+     * softmax between them stays fp32.
      */
     private Tensor product(Tensor x, Tensor m) {
         return lowWeights.isEmpty() ? matmul(x, m) : Linear.bf16Matmul(x, m);
@@ -395,18 +396,18 @@ public final class VisionTransformer {
         long pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
-        Tensor w = param(a + "qkv.weight"), bias = param(a + "qkv.bias");
+        Tensor w = frozen(a + "qkv.weight"), bias = param(a + "qkv.bias");   // under bf16 the weight's bf16 copy
         Tensor kv = frozenLinear(i, prompts, "attn.qkv", c, 2L * c, BlockHooks.NONE)
                 .view(pb, np, 2, h, d);
         Tensor k = kv.select(2, 0), v = kv.select(2, 1);                       // [pb,P,h,d]
         Tensor wq = w.narrow(0, 0, c).view(h, d, c).transpose(1, 2);           // [h,C,d]
         Tensor bq = bias.narrow(0, 0, c).view(h, d);
-        Tensor aMat = matmul(wq, k.permute(0, 2, 3, 1))                         // [pb,h,C,P]
+        Tensor aMat = product(wq, k.permute(0, 2, 3, 1))                        // [pb,h,C,P]
                 .mul(scalar(1 / Math.sqrt(d))).permute(0, 2, 1, 3).reshape(pb, c, (long) h * np);
         Tensor cVec = k.mul(bq).sum(new long[]{-1}).mul(scalar(1 / Math.sqrt(d)))  // [pb,P,h]
                 .transpose(1, 2).reshape(pb, 1, (long) h * np);
-        Tensor wo = param(a + "proj.weight").view(c, h, d).permute(1, 2, 0);   // [h,d,C]
-        Tensor vo = matmul(v.permute(0, 2, 1, 3), wo).reshape(pb, (long) h * np, c);  // [pb,h·P,C]
+        Tensor wo = frozen(a + "proj.weight").view(c, h, d).permute(1, 2, 0);  // [h,d,C]
+        Tensor vo = product(v.permute(0, 2, 1, 3), wo).reshape(pb, (long) h * np, c);  // [pb,h·P,C]
         return new FoldedPrompts(aMat, cVec, vo);
     }
 
