@@ -1,5 +1,6 @@
 package dev.cvpt.engine;
 
+import dev.cvpt.UserException;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
 
@@ -17,7 +18,7 @@ import static org.bytedeco.pytorch.global.torch.get_num_threads;
  * ({@link AttentionKernel}: the JDK's incubating Vector API, 512-bit FMA micro-kernels) instead of
  * libtorch's fused CPU kernel, whose matrix products run on the bundled OpenBLAS: on the machines of
  * this project OPENBLAS_CORETYPE pins those to the AVX2 "Haswell" kernels, and the fused attention
- * was a fifth of a ViT-B training step (docs/PERFORMANCE.md, item 12).
+ * was about a tenth of a ViT-B training step (docs/PERFORMANCE.md, item 12).
  *
  * <p>Input: timm's packed qkv [B, N, 3·C] (q, k, v side by side, heads of 64 inside each); output
  * [B, N, C], the heads' outputs side by side, the layout the output projection reads: no permute
@@ -28,7 +29,8 @@ import static org.bytedeco.pytorch.global.torch.get_num_threads;
  * <p>Where it applies: fp32 on the CPU, head size 64, the JVM started with
  * {@code --add-modules jdk.incubator.vector} (the {@code cvpt} launcher and the test runner do) and
  * 512-bit vectors (AVX-512). Elsewhere, or with {@code CVPT_ATTENTION=torch} (system property
- * {@code cvpt.attention}), {@link #selfAttention} returns null and the caller runs libtorch's kernel.
+ * {@code cvpt.attention}; {@code auto}, the default, runs it where it applies), {@link #selfAttention}
+ * returns null and the caller runs libtorch's kernel.
  * Results agree with it to float rounding (the products sum in another order).
  */
 public final class Attention {
@@ -52,7 +54,11 @@ public final class Attention {
 
     private static boolean resolve() {
         String v = System.getProperty("cvpt.attention", System.getenv("CVPT_ATTENTION"));
-        if (v != null && v.trim().toLowerCase(Locale.ROOT).equals("torch")) return false;
+        switch (v == null ? "auto" : v.trim().toLowerCase(Locale.ROOT)) {
+            case "auto", "" -> { }
+            case "torch" -> { return false; }
+            default -> throw new UserException("cvpt.attention / CVPT_ATTENTION: expected auto or torch, got '" + v + "'");
+        }
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) return false;
         try {
             return AttentionKernel.fits();

@@ -101,6 +101,10 @@ class AttentionTest {
             assertFalse(Attention.enabled());
             assertEquals("torch", Attention.backendName());
             assertNull(Attention.selfAttention(randn(2, 17, 3 * 64), 1), "switched off");
+            System.setProperty("cvpt.attention", "fast");
+            Attention.force(null);
+            dev.cvpt.UserException e = org.junit.jupiter.api.Assertions.assertThrows(dev.cvpt.UserException.class, Attention::enabled);
+            assertTrue(e.getMessage().contains("CVPT_ATTENTION") && e.getMessage().contains("'fast'"), e.getMessage());
         }
     }
 
