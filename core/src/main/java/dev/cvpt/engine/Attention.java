@@ -1,7 +1,6 @@
 package dev.cvpt.engine;
 
 import dev.cvpt.UserException;
-import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
 
 import java.nio.FloatBuffer;
@@ -81,7 +80,7 @@ public final class Attention {
         long b = qkv.size(0), n = qkv.size(1), c = qkv.size(2) / 3;
         if (qkv.size(2) != 3 * c || c != (long) heads * AttentionKernel.D || n < 4) return null;
         if (qkv.numel() > Integer.MAX_VALUE / 2) return null;
-        boolean grad = GradMode.is_enabled() && qkv.requires_grad();
+        boolean grad = Tensors.needsGrad(qkv);
         Linear.GradHooks hooks = grad ? Linear.currentHooks() : null;
         if (grad && hooks == null) return null;
 
@@ -89,19 +88,19 @@ public final class Attention {
         Tensor x = qkv.detach().contiguous();
         Tensor out = empty(b, n, c);
         Shape s = new Shape((int) b, (int) n, heads);
-        Tensor p = grad ? empty((long) b * heads * n) : null;   // the rows' log-sum-exps
+        Tensor lse = grad ? empty((long) b * heads * n) : null;   // the rows' log-sum-exps
         FloatBuffer xb = (FloatBuffer) x.createBuffer(), ob = (FloatBuffer) out.createBuffer();
-        FloatBuffer pb = p == null ? null : (FloatBuffer) p.createBuffer();
+        FloatBuffer lb = lse == null ? null : (FloatBuffer) lse.createBuffer();
         eachSample(s, bi -> {
             AttentionKernel.Scratch w = AttentionKernel.scratch(s.n, s.c, false);
             xb.get(bi * s.n * 3 * s.c, w.x, 0, s.n * 3 * s.c);
             for (int h = 0; h < s.heads; h++) {
                 AttentionKernel.forward(w, h, s.scale);
-                if (pb != null) pb.put((bi * s.heads + h) * s.n, w.lse, 0, s.n);
+                if (lb != null) lb.put((bi * s.heads + h) * s.n, w.lse, 0, s.n);
             }
             ob.put(bi * s.n * s.c, w.o, 0, s.n * s.c);
         });
-        if (grad) Linear.tie(hooks, out, qkv, new Backward(x, p, s));
+        if (grad) Linear.tie(hooks, out, qkv, new Backward(x, lse, s));
         return out;
     }
 
@@ -120,12 +119,12 @@ public final class Attention {
 
     /** qkv's gradient [B, N, 3·C] from the output's, with the forward's qkv and log-sum-exps. */
     private static final class Backward extends Linear.TiedHook {
-        private final Tensor x, p;
+        private final Tensor x, lse;
         private final Shape s;
 
-        Backward(Tensor x, Tensor p, Shape s) {
+        Backward(Tensor x, Tensor lse, Shape s) {
             this.x = new Tensor(x);   // own handles: the caller's belong to a block's scope
-            this.p = new Tensor(p);
+            this.lse = new Tensor(lse);
             this.s = s;
         }
 
@@ -133,7 +132,7 @@ public final class Attention {
         Tensor inputGrad(Tensor g) {
             Tensor go = g.contiguous();
             Tensor dx = empty(s.b, s.n, 3L * s.c);
-            FloatBuffer xb = (FloatBuffer) x.createBuffer(), pb = (FloatBuffer) p.createBuffer();
+            FloatBuffer xb = (FloatBuffer) x.createBuffer(), lb = (FloatBuffer) lse.createBuffer();
             FloatBuffer gb = (FloatBuffer) go.createBuffer(), db = (FloatBuffer) dx.createBuffer();
             int rows3 = s.n * 3 * s.c;
             eachSample(s, bi -> {
@@ -141,7 +140,7 @@ public final class Attention {
                 xb.get(bi * rows3, w.x, 0, rows3);
                 gb.get(bi * s.n * s.c, w.o, 0, s.n * s.c);
                 for (int h = 0; h < s.heads; h++) {
-                    pb.get((bi * s.heads + h) * s.n, w.lse, 0, s.n);
+                    lb.get((bi * s.heads + h) * s.n, w.lse, 0, s.n);
                     AttentionKernel.backward(w, h, s.scale);
                 }
                 db.put(bi * rows3, w.dx, 0, rows3);
@@ -152,13 +151,13 @@ public final class Attention {
         @Override
         void retainResources() {
             x.retainReference();
-            p.retainReference();
+            lse.retainReference();
         }
 
         @Override
         void releaseResources() {
             x.releaseReference();
-            p.releaseReference();
+            lse.releaseReference();
         }
     }
 }

@@ -3,7 +3,6 @@ package dev.cvpt.engine;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Dispatcher;
 import org.bytedeco.pytorch.GenericList;
-import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.IValueVector;
 import org.bytedeco.pytorch.NoneType;
@@ -79,7 +78,7 @@ public final class Linear {
     public static Tensor linear(Tensor x, Tensor w, Tensor b, Supplier<Tensor> transposed) {
         if (Precision.isBf16(w)) return bf16(x, w, b, false);
         if (!oneDnnFits(x, w, b)) return torchLinear(x, w, b);
-        if (!GradMode.is_enabled() || !x.requires_grad()) return oneDnnForward(x, w, b);
+        if (!Tensors.needsGrad(x)) return oneDnnForward(x, w, b);
         GradHooks hooks = HOOKS.get();
         return hooks == null ? torchLinear(x, w, b) : hooked(hooks, x, w, b, transposed);
     }
@@ -94,7 +93,7 @@ public final class Linear {
     public static Tensor bf16(Tensor x, Tensor w, Tensor b, boolean lowOut) {
         Tensor xl = Tensors.is(x, ScalarType.BFloat16) ? x : x.to(ScalarType.BFloat16);
         // no gradient wanted: oneDNN's inner product dense in and out (375–385 against 345 GFLOP/s, fc1 shape, one core)
-        Tensor y = (!GradMode.is_enabled() || !x.requires_grad()) && oneDnnFits(x, w, b)
+        Tensor y = !Tensors.needsGrad(x) && oneDnnFits(x, w, b)
                 ? dense(rows2d(xl), w, b, false).view(withLast(x, w.size(0))) : torchLinear(xl, w, b);
         return lowOut ? y : y.to(ScalarType.Float);
     }
@@ -193,7 +192,7 @@ public final class Linear {
      * gradient, mixed precisions): the caller runs the layers one by one.
      */
     public static Tensor mlpNoGrad(Tensor x, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {
-        if (GradMode.is_enabled() && x.requires_grad()) return null;
+        if (Tensors.needsGrad(x)) return null;
         boolean low = Precision.isBf16(w1);
         if (low != Precision.isBf16(w2) || !oneDnnFits(x, w1, b1) || !oneDnnFits(x, w2, b2)) return null;
         Tensor y = dense(dense(rows2d(low ? x.to(ScalarType.BFloat16) : x), w1, b1, true), w2, b2, false);

@@ -52,6 +52,11 @@ public final class Tensors {
         return t.scalar_type().value == s.value;
     }
 
+    /** Whether autograd will want t's gradient: grad mode on and t requiring it. */
+    public static boolean needsGrad(Tensor t) {
+        return org.bytedeco.pytorch.GradMode.is_enabled() && t.requires_grad();
+    }
+
     public static HostTensor toHost(Tensor t) {
         return is(t, torch.ScalarType.Long)
                 ? HostTensor.ofLongs(toLongs(t), t.shape())

@@ -255,7 +255,8 @@ public final class VisionTransformer {
     public Tensor mlp(int i, Tensor x, BlockHooks hooks) {
         if (!TaskGroups.anyOverrides(List.of(hooks), "linearDelta")) {   // inference: fc1 → GELU → fc2 fused on oneDNN
             String n = "blocks." + i + ".mlp.";
-            Tensor y = Linear.mlpNoGrad(x, frozen(n + "fc1.weight"), frozen(n + "fc1.bias"), frozen(n + "fc2.weight"), frozen(n + "fc2.bias"));
+            FrozenLinear fc1 = frozenWeights(n + "fc1"), fc2 = frozenWeights(n + "fc2");
+            Tensor y = Linear.mlpNoGrad(x, fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
             if (y != null) return y;
         }
         // in bf16, fc1's output stays bf16 through the GELU (computed in fp32 inside, rounded once) into
@@ -264,10 +265,17 @@ public final class VisionTransformer {
         return frozenLinear(i, h, "mlp.fc2", 0, -1, hooks);
     }
 
-    /** A frozen weight as the products use it: its bf16 copy under {@link Precision#BF16}, else itself. */
-    private Tensor frozen(String name) {
-        Tensor low = lowWeights.get(name);
-        return low != null ? low : param(name);
+    /** A block linear's weight and bias as its products use them. */
+    private record FrozenLinear(Tensor weight, Tensor bias) {}
+
+    /**
+     * Linear {@code name}'s weight and bias: under {@link Precision#BF16} their bf16 copies when the
+     * weight is frozen (the products run on them), else the parameters themselves.
+     */
+    private FrozenLinear frozenWeights(String name) {
+        Tensor w = param(name + ".weight"), low = lowWeights.get(name + ".weight");
+        return low != null && !w.requires_grad() ? new FrozenLinear(low, lowWeights.get(name + ".bias"))
+                : new FrozenLinear(w, param(name + ".bias"));
     }
 
     public Tensor selfAttention(int i, Tensor x) {
@@ -362,7 +370,7 @@ public final class VisionTransformer {
      * where no gradient is wanted and P &lt; 16; under autograd the fused op (its backward is one node).
      */
     private static Tensor promptSoftmax(Tensor s) {
-        if (s.size(-1) >= 16 || (org.bytedeco.pytorch.GradMode.is_enabled() && s.requires_grad())) return softmax(s, -1);
+        if (s.size(-1) >= 16 || Tensors.needsGrad(s)) return softmax(s, -1);
         Tensor e = s.sub(s.amax(new long[]{-1}, true)).exp_();
         return e.div_(e.sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()));
     }
@@ -396,7 +404,7 @@ public final class VisionTransformer {
         long pb = prompts.size(0), np = prompts.size(1);
         int c = cfg.dim(), h = cfg.heads(), d = cfg.headDim();
         String a = "blocks." + i + ".attn.";
-        Tensor w = frozen(a + "qkv.weight"), bias = param(a + "qkv.bias");   // under bf16 the weight's bf16 copy
+        Tensor w = frozenWeights(a + "qkv").weight(), bias = param(a + "qkv.bias");   // under bf16 the weight's bf16 copy
         Tensor kv = frozenLinear(i, prompts, "attn.qkv", c, 2L * c, BlockHooks.NONE)
                 .view(pb, np, 2, h, d);
         Tensor k = kv.select(2, 0), v = kv.select(2, 1);                       // [pb,P,h,d]
@@ -406,7 +414,7 @@ public final class VisionTransformer {
                 .mul(scalar(1 / Math.sqrt(d))).permute(0, 2, 1, 3).reshape(pb, c, (long) h * np);
         Tensor cVec = k.mul(bq).sum(new long[]{-1}).mul(scalar(1 / Math.sqrt(d)))  // [pb,P,h]
                 .transpose(1, 2).reshape(pb, 1, (long) h * np);
-        Tensor wo = frozen(a + "proj.weight").view(c, h, d).permute(1, 2, 0);  // [h,d,C]
+        Tensor wo = frozenWeights(a + "proj").weight().view(c, h, d).permute(1, 2, 0);  // [h,d,C]
         Tensor vo = product(v.permute(0, 2, 1, 3), wo).reshape(pb, (long) h * np, c);  // [pb,h·P,C]
         return new FoldedPrompts(aMat, cVec, vo);
     }
@@ -466,12 +474,8 @@ public final class VisionTransformer {
     /** As above; {@code lowOut}: under bf16 the output may stay bf16 (the caller's next op takes it). */
     private Tensor frozenLinear(int i, Tensor x, String local, long from, long count, BlockHooks hooks, boolean lowOut) {
         String name = "blocks." + i + "." + local;
-        Tensor w = param(name + ".weight"), b = param(name + ".bias");
-        Tensor wLow = lowWeights.get(name + ".weight");
-        if (wLow != null && !w.requires_grad()) {   // Precision.BF16: the product on the bf16 copies
-            w = wLow;
-            b = lowWeights.get(name + ".bias");
-        }
+        FrozenLinear f = frozenWeights(name);   // Precision.BF16: the product on the bf16 copies
+        Tensor w = f.weight(), b = f.bias();
         if (count >= 0) {
             w = w.narrow(0, from, count);
             b = b.narrow(0, from, count);
