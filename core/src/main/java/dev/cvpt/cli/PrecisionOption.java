@@ -1,6 +1,5 @@
 package dev.cvpt.cli;
 
-import dev.cvpt.UserException;
 import dev.cvpt.engine.Precision;
 import picocli.CommandLine.Option;
 
@@ -13,13 +12,7 @@ public final class PrecisionOption {
 
     /** Sets the process's precision from the flag (when given); call before a backbone loads. */
     public Precision apply() {
-        if (precision != null) {
-            try {
-                Precision.use(Precision.parse(precision, "--precision"));
-            } catch (IllegalArgumentException e) {
-                throw new UserException(e.getMessage());
-            }
-        }
+        if (precision != null) Precision.use(Precision.parse(precision, "--precision"));
         Precision p = Precision.current();
         if (p == Precision.BF16 && !Precision.cpuHasBf16())
             System.err.println("cvpt: warning: this CPU has no native bf16 dot products (avx512_bf16/amx_bf16); "

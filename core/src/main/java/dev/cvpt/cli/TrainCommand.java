@@ -113,11 +113,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** The precision a run was trained with (run.json's "precision"; absent: fp32); a bad value is a one-line user error. */
     static dev.cvpt.engine.Precision runPrecision(JsonNode run, Path runDir) {
-        try {
-            return dev.cvpt.engine.Precision.parse(run.path("precision").asText("fp32"), runDir.resolve("run.json") + ": precision");
-        } catch (IllegalArgumentException e) {
-            throw new UserException(e.getMessage());
-        }
+        return dev.cvpt.engine.Precision.parse(run.path("precision").asText("fp32"), runDir.resolve("run.json") + ": precision");
     }
 
     static int threadCount(int t) { return t > 0 ? t : Runtime.getRuntime().availableProcessors(); }

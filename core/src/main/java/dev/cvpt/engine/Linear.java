@@ -1,5 +1,7 @@
 package dev.cvpt.engine;
 
+import dev.cvpt.UserException;
+
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Dispatcher;
 import org.bytedeco.pytorch.GenericList;
@@ -153,7 +155,8 @@ public final class Linear {
         list.deallocate();
         stack.push_back(gelu ? new IValue("none") : new IValue());   // GELU's algorithm: "none" is the erf form
         op.callBoxed(stack);
-        return stack.get(0).toTensor();
+        // a handle of its own: toTensor() is a reference into the stack, which its scope or the GC may free first
+        return new Tensor(stack.get(0).toTensor());
     }
 
     /** {@code mkldnn::_linear_pointwise}, looked up once (null: this libtorch lacks it). */
@@ -411,7 +414,7 @@ public final class Linear {
             case "onednn", "mkldnn" -> Backend.ONEDNN;
             case "blas", "openblas" -> Backend.BLAS;
             case "auto" -> Backend.AUTO;
-            default -> throw new IllegalArgumentException("cvpt.gemm / CVPT_GEMM: expected onednn, blas or auto, got '" + s + "'");
+            default -> throw new UserException("cvpt.gemm / CVPT_GEMM: expected onednn, blas or auto, got '" + s + "'");
         };
     }
 

@@ -1,5 +1,6 @@
 package dev.cvpt.engine;
 
+import dev.cvpt.UserException;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 
@@ -36,12 +37,12 @@ public enum Precision {
     /** The name of the flag value: fp32 or bf16. */
     public String flag() { return name().toLowerCase(Locale.ROOT); }
 
-    /** fp32 or bf16 (case-insensitive); IllegalArgumentException naming {@code what} otherwise. */
+    /** fp32 or bf16 (case-insensitive); a {@link UserException} naming {@code what} otherwise (the flag, run.json, the environment). */
     public static Precision parse(String s, String what) {
         return switch (s == null ? "" : s.trim().toLowerCase(Locale.ROOT)) {
             case "fp32", "float32", "float" -> FP32;
             case "bf16", "bfloat16" -> BF16;
-            default -> throw new IllegalArgumentException(what + ": expected fp32 or bf16, got '" + s + "'");
+            default -> throw new UserException(what + ": expected fp32 or bf16, got '" + s + "'");
         };
     }
 

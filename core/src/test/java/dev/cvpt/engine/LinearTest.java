@@ -140,7 +140,7 @@ class LinearTest {
     void aBadBackendSettingIsNamed() {
         System.setProperty("cvpt.gemm", "fast");
         try {
-            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+            dev.cvpt.UserException e = org.junit.jupiter.api.Assertions.assertThrows(dev.cvpt.UserException.class,
                     () -> Linear.use(Linear.configured()));
             assertTrue(e.getMessage().contains("cvpt.gemm") && e.getMessage().contains("fast"), e.getMessage());
         } finally {

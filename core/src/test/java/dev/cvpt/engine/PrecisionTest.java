@@ -153,7 +153,7 @@ class PrecisionTest {
     void parseNamesWhatWasWrong() {
         assertEquals(Precision.BF16, Precision.parse("BF16", "--precision"));
         assertEquals(Precision.FP32, Precision.parse(" fp32", "--precision"));
-        var e = assertThrows(IllegalArgumentException.class, () -> Precision.parse("fp16", "--precision"));
+        var e = assertThrows(dev.cvpt.UserException.class, () -> Precision.parse("fp16", "--precision"));
         assertEquals("--precision: expected fp32 or bf16, got 'fp16'", e.getMessage());
     }
 
