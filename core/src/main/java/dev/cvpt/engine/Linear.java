@@ -1,7 +1,6 @@
 package dev.cvpt.engine;
 
 import dev.cvpt.UserException;
-
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Dispatcher;
 import org.bytedeco.pytorch.GenericList;
