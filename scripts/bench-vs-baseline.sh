@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ours vs the PyTorch baseline (../shared/reference/bench.py), interleaved in one run on one machine,
-# one process per measurement, never two at once. Prints JSON lines (also appended to $OUT).
+# one process per measurement, never two at once. Prints JSON lines (also appended to $OUT), then the
+# ratios of this run (scripts/bench_summary.py).
 #   scripts/bench-vs-baseline.sh [quick|bf16] # quick: tiny only; bf16: the bf16 rows only (GEMM, ViT-B, oracle autocast, accuracy)
 # The baseline runs in both OpenBLAS settings: the environment's (OPENBLAS_CORETYPE as set, "pin")
-# and without the variable ("nopin": OpenBLAS picks its kernels for the CPU, the baseline's best
+# and without the variable ("nopin": OpenBLAS picks its kernels for the CPU, the faster of the two
 # here). Ours runs in the environment as it is (we honour the variable too; our GEMMs are oneDNN's
 # where ATen has AVX-512). numpy's GEMM without the pin is the roofline line. Each JSON line of the
 # baseline and numpy carries "blas_setting".
@@ -18,6 +19,9 @@ ref="${CVPT_REFERENCE:-$here/../shared/reference/bench.py}"
 py="${PYTHON:-/usr/bin/python3}"
 out="${OUT:-bench-results.jsonl}"
 threads="${THREADS:-2}"
+first=$(( $( [[ -f "$out" ]] && wc -l < "$out" || echo 0) + 1 ))   # this run's lines start here
+# the ratios of this run's lines (scripts/bench_summary.py), printed at the end
+summary() { echo "# ratios (baseline s/step / ours; RSS ours / baseline):" >&2; "$py" "$here/scripts/bench_summary.py" "$out" "$first"; }
 run() { echo "# $*" >&2; "$@" 2>/dev/null | tail -n 1 | tee -a "$out"; }
 ours() { run "$here/cvpt" bench --threads "$threads" "$@"; }
 # tags a JSON line with a field (the line is printed and appended to $out)
@@ -44,7 +48,7 @@ bf16() {
     autocast --method cvpt --size base --batch 32 --steps 5 --warmup 1 --mode $mode
   done
 }
-if [[ "${1:-}" == bf16 ]]; then bf16; exit 0; fi
+if [[ "${1:-}" == bf16 ]]; then bf16; summary; exit 0; fi
 gemm() {
   run "$here/cvpt" bench --mode gemm --size base --threads 1 --steps 5
   run "$here/cvpt" bench --mode gemm --size base --threads "$threads" --steps 5
@@ -89,3 +93,4 @@ if [[ "${1:-}" != quick ]]; then
   [[ "${LEAK:-1}" == 1 ]] && ours --method cvpt --size tiny --batch 32 --steps 199 --warmup 1 --mode train
 fi
 gemm
+summary
