@@ -24,6 +24,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--lr", split = ",", defaultValue = "1e-2,3e-2,1e-1", paramLabel = "LR[,LR...]",
             description = "The lrs each method chooses from on val (default: ${DEFAULT-VALUE}).") List<Double> lr;
     @Option(names = "--threads", defaultValue = "0") int threads;
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+            description = "Seeds the synthetic images and the training; another seed repeats the whole comparison on other draws (default: ${DEFAULT-VALUE}).")
+    long seed;
     @Option(names = "--segmentation", description = "The segmentation demo instead: synthetic shapes, head-only vs VPT vs CVPT, mIoU (see docs/SEGMENTATION.md).")
     boolean segmentation;
     @Option(names = "--iters", defaultValue = "300", description = "--segmentation: training iterations (default: ${DEFAULT-VALUE}).") int iters;
@@ -34,8 +37,8 @@ public final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         precisionOption.apply();
         int t = TrainCommand.threadCount(threads);
-        if (segmentation) return SegDemoRun.run(out, checkpoint, iters, t);
-        Demo.Settings s = new Demo.Settings(train, val, test, epochs, lr, 10, 0, t);
+        if (segmentation) return SegDemoRun.run(out, checkpoint, iters, seed, t);
+        Demo.Settings s = new Demo.Settings(train, val, test, epochs, lr, 10, seed, t);
         Demo.run(out, checkpoint, s, System.err);
         System.out.print(Files.readString(out.resolve("demo.md")));
         System.out.println("\nplots: " + out.resolve("demo.png") + " and runs/*/accuracy.png, loss.png under " + out);

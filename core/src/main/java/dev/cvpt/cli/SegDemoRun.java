@@ -10,9 +10,9 @@ import java.util.List;
 final class SegDemoRun {
     private SegDemoRun() {}
 
-    static int run(Path out, Path checkpoint, int iters, int threads) throws Exception {
+    static int run(Path out, Path checkpoint, int iters, long seed, int threads) throws Exception {
         SegDemo.Settings d = SegDemo.Settings.defaults(threads);
-        SegDemo.Settings s = new SegDemo.Settings(d.train(), d.val(), iters, d.batch(), d.lr(), d.channels(), d.crop(), d.seed(), threads);
+        SegDemo.Settings s = new SegDemo.Settings(d.train(), d.val(), iters, d.batch(), d.lr(), d.channels(), d.crop(), seed, threads);
         List<SegDemo.Cell> cells = SegDemo.run(out, checkpoint, s, System.err);
         System.out.print(Files.readString(out.resolve("seg-demo.md")));
         SegDemo.Cell cvpt = cells.stream().filter(c -> c.method().equals("cvpt")).findFirst().orElseThrow();

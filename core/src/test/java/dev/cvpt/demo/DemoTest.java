@@ -31,7 +31,7 @@ class DemoTest {
     void smallDemoWritesTheTable() throws Exception {
         Path out = tmp.resolve("demo");
         String[] args = {"demo", "--out", out.toString(), "--epochs", "2", "--train", "64", "--val", "16", "--test", "32",
-                "--lr", "1e-2,1e-1", "--threads", "1"};
+                "--lr", "1e-2,1e-1", "--threads", "1", "--seed", "3"};
         assertEquals(Main.OK, Main.execute(args));
         List<String> md = Files.readAllLines(out.resolve("demo.md"));
         for (String task : Demo.TASKS)
@@ -43,7 +43,9 @@ class DemoTest {
         var tune = dev.cvpt.train.TaskFile.JSON.readTree(Files.readString(out.resolve("runs/number-cvpt/tune.json")));
         assertEquals(3, tune.get("runs").size());
         assertTrue(md.stream().anyMatch(l -> l.contains("lr that its own val split picks")), md.toString());
-        Path fin = out.resolve("runs/number-cvpt/final/seed0/metrics.json");
+        // --seed reaches the images and the training
+        assertEquals(3, dev.cvpt.train.TaskFile.JSON.readTree(Files.readString(out.resolve("data/number/synthetic.json"))).get("seed").asLong());
+        Path fin = out.resolve("runs/number-cvpt/final/seed3/metrics.json");
         long before = Files.getLastModifiedTime(fin).toMillis();
         assertEquals(Main.OK, Main.execute(args));
         assertEquals(before, Files.getLastModifiedTime(fin).toMillis());
