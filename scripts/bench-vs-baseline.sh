@@ -11,7 +11,7 @@
 # The baseline's malloc: glibc's defaults in "pin" and "nopin" (GLIBC_TUNABLES removed, whatever the
 # calling shell exported), and a third setting "nopin-malloc" with the thresholds ./cvpt sets for us
 # ($tunables): without them the baseline faults its activations in afresh every step, which on these
-# VMs costs it 2.6x in ViT-B inference (docs/PERFORMANCE.md, "Run of 2026-12-06, 20:05"). That third
+# VMs costs it 2.6x in ViT-B inference (docs/PERFORMANCE.md, "Run of 2026-12-06, 19:59–20:27"). That third
 # setting is the baseline at its best here; the ViT-B rows run it, the ViT-Ti rows keep two settings.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,19 +26,18 @@ run() { echo "# $*" >&2; "$@" 2>/dev/null | tail -n 1 | tee -a "$out"; }
 ours() { run "$here/cvpt" bench --threads "$threads" "$@"; }
 # tags a JSON line with a field (the line is printed and appended to $out)
 tagged() { local tag="$1"; shift; echo "# $*" >&2; "$@" 2>/dev/null | tail -n 1 | sed "s/}\$/, $tag}/" | tee -a "$out"; }
-tunables=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184   # as ./cvpt sets them
+# the malloc thresholds ./cvpt sets for us, read from the launcher so that the two cannot drift apart
+tunables=$(sed -n 's/^export GLIBC_TUNABLES="\${GLIBC_TUNABLES:-\(.*\)}"$/\1/p' "$here/cvpt")
+[[ -n "$tunables" ]] || { echo "bench-vs-baseline.sh: no GLIBC_TUNABLES default found in $here/cvpt" >&2; exit 2; }
+# the baseline's (and the oracle's) best setting here: pin removed, glibc's malloc keeping its buffers as ours does
+best_env=(env -u OPENBLAS_CORETYPE GLIBC_TUNABLES="$tunables" OPENBLAS_NUM_THREADS="$threads")
 base() {
   tagged '"blas_setting": "pin"' env -u GLIBC_TUNABLES OPENBLAS_NUM_THREADS="$threads" "$py" "$ref" --threads "$threads" "$@"
   tagged '"blas_setting": "nopin"' env -u GLIBC_TUNABLES -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS="$threads" "$py" "$ref" --threads "$threads" "$@"
 }
-# the baseline at its best here: pin removed, and glibc's malloc keeping its buffers as ours does
-best() {
-  tagged '"blas_setting": "nopin-malloc"' env -u OPENBLAS_CORETYPE GLIBC_TUNABLES="$tunables" OPENBLAS_NUM_THREADS="$threads" "$py" "$ref" --threads "$threads" "$@"
-}
-# the oracle under CPU autocast bf16 (its own bf16 mode), at its best setting (as best())
-autocast() {
-  tagged '"blas_setting": "nopin-malloc"' env -u OPENBLAS_CORETYPE GLIBC_TUNABLES="$tunables" OPENBLAS_NUM_THREADS="$threads" "$py" "$here/scripts/bench_autocast.py" --threads "$threads" "$@"
-}
+best() { tagged '"blas_setting": "nopin-malloc"' "${best_env[@]}" "$py" "$ref" --threads "$threads" "$@"; }
+# the oracle under CPU autocast bf16 (its own bf16 mode), at its best setting
+autocast() { tagged '"blas_setting": "nopin-malloc"' "${best_env[@]}" "$py" "$here/scripts/bench_autocast.py" --threads "$threads" "$@"; }
 bf16() {
   for t in 1 "$threads"; do run env CVPT_PRECISION=bf16 "$here/cvpt" bench --mode gemm --size base --threads $t --steps 5; done
   run "$here/cvpt" bench --mode precision --size base --batch 32 --threads "$threads"
